@@ -1,0 +1,303 @@
+//! Domain types. Each one is validated when it is built, so a value of the
+//! type is always valid: code that holds a [`Username`] never checks it again.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::Error;
+
+/// Longest accepted username, in Unicode scalar values (characters).
+pub const MAX_USERNAME_CHARS: usize = 64;
+/// Longest accepted e-mail address, in bytes (RFC 5321's path limit).
+pub const MAX_EMAIL_BYTES: usize = 254;
+/// Longest accepted password, in bytes. Long enough for any passphrase, short
+/// enough that nobody can make the server hash megabytes.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Longest accepted message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 10_000;
+
+/// A user's numeric id, assigned by the store, never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct UserId(pub u64);
+
+/// A message's id, assigned by the store. Ids grow with time: a message posted
+/// after another one (in real time, on any instance) has a larger id, which is
+/// what orders timelines and what page cursors point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct MessageId(pub u64);
+
+/// Seconds since the Unix epoch.
+pub type Timestamp = i64;
+
+/// A username: 1 to [`MAX_USERNAME_CHARS`] characters, any Unicode (spaces
+/// included) except control characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Username(String);
+
+impl Username {
+    /// Validates `raw` as a username.
+    ///
+    /// # Errors
+    /// [`Error::MissingUsername`] when empty, [`Error::UsernameTooLong`] or
+    /// [`Error::UsernameInvalid`] otherwise.
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        if raw.is_empty() {
+            return Err(Error::MissingUsername);
+        }
+        if raw.chars().count() > MAX_USERNAME_CHARS {
+            return Err(Error::UsernameTooLong);
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(Error::UsernameInvalid);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The username as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Username {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An e-mail address: non-empty, contains `@`, at most [`MAX_EMAIL_BYTES`].
+/// Nothing more is checked: only a mail that arrives proves an address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    /// Validates `raw` as an e-mail address.
+    ///
+    /// # Errors
+    /// [`Error::InvalidEmail`] or [`Error::EmailTooLong`].
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        if raw.is_empty() || !raw.contains('@') || raw.chars().any(char::is_control) {
+            return Err(Error::InvalidEmail);
+        }
+        if raw.len() > MAX_EMAIL_BYTES {
+            return Err(Error::EmailTooLong);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The address as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The text of a message: 1 to [`MAX_MESSAGE_CHARS`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct MessageText(String);
+
+impl MessageText {
+    /// Validates `raw` as a message text.
+    ///
+    /// # Errors
+    /// [`Error::EmptyMessage`] or [`Error::MessageTooLong`].
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        if raw.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        if raw.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(Error::MessageTooLong);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MessageText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A password hash in PHC string format (`$argon2id$v=19$...`).
+///
+/// Deliberately not `Serialize`, and its `Debug` hides the value, so a hash
+/// can end up neither in a response nor in a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Wraps a PHC string read back from a store. The string is checked when
+    /// it is used to verify a password.
+    pub fn from_phc(phc: String) -> Self {
+        Self(phc)
+    }
+
+    /// The PHC string, for a store to persist.
+    pub fn as_phc(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+/// A registered user as every frontend sees it: no password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// The store's id of the user.
+    pub id: UserId,
+    /// The unique username.
+    pub username: Username,
+    /// The e-mail address given at registration.
+    pub email: Email,
+}
+
+/// A user as a store keeps it: the public [`User`] and the password hash.
+/// Never serialized; only the service's login check reads the hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredUser {
+    /// The public part.
+    pub user: User,
+    /// The argon2id hash of the password.
+    pub password_hash: PasswordHash,
+}
+
+/// What a store needs to create a user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The username, unique in the store.
+    pub username: Username,
+    /// The e-mail address.
+    pub email: Email,
+    /// The already computed password hash.
+    pub password_hash: PasswordHash,
+}
+
+/// A message with its author, as timelines return it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// The message's id; also its place in every timeline.
+    pub id: MessageId,
+    /// Who wrote it.
+    pub author: User,
+    /// The text.
+    pub text: MessageText,
+    /// When it was posted, in seconds since the Unix epoch.
+    pub pub_date: Timestamp,
+}
+
+/// Which timeline to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timeline {
+    /// Every message.
+    Public,
+    /// The messages of one user.
+    User(UserId),
+    /// A user's own messages and those of everyone they follow.
+    Home(UserId),
+}
+
+/// Which page of a timeline to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Only messages older than this one (ids below it); `None` starts at the
+    /// newest message.
+    pub before: Option<MessageId>,
+    /// How many messages at most.
+    pub limit: usize,
+}
+
+impl PageRequest {
+    /// The newest `limit` messages.
+    pub fn first(limit: usize) -> Self {
+        Self {
+            before: None,
+            limit,
+        }
+    }
+
+    /// Up to `limit` messages older than `before`.
+    pub fn before(before: MessageId, limit: usize) -> Self {
+        Self {
+            before: Some(before),
+            limit,
+        }
+    }
+}
+
+/// One page of a timeline, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Page {
+    /// The messages of this page, newest first.
+    pub messages: Vec<Message>,
+    /// The cursor of the next (older) page, when there is one: pass it as
+    /// [`PageRequest::before`].
+    pub next: Option<MessageId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_take_spaces_and_any_unicode() {
+        for name in ["Roger Histand", "Zoë Ångström", "李小龍", "a", "🦀 crab"] {
+            assert_eq!(Username::parse(name).map(|u| u.to_string()).ok(), Some(name.to_owned()));
+        }
+    }
+
+    #[test]
+    fn usernames_are_bounded() {
+        assert!(matches!(Username::parse(""), Err(Error::MissingUsername)));
+        let longest = "é".repeat(MAX_USERNAME_CHARS);
+        assert!(Username::parse(&longest).is_ok());
+        assert!(matches!(Username::parse(&format!("{longest}x")), Err(Error::UsernameTooLong)));
+        assert!(matches!(Username::parse("tab\there"), Err(Error::UsernameInvalid)));
+        assert!(matches!(Username::parse("line\nbreak"), Err(Error::UsernameInvalid)));
+    }
+
+    #[test]
+    fn emails_need_an_at_sign() {
+        assert!(Email::parse("a@b").is_ok());
+        assert!(matches!(Email::parse(""), Err(Error::InvalidEmail)));
+        assert!(matches!(Email::parse("nobody"), Err(Error::InvalidEmail)));
+        let long = format!("{}@x", "a".repeat(MAX_EMAIL_BYTES));
+        assert!(matches!(Email::parse(&long), Err(Error::EmailTooLong)));
+    }
+
+    #[test]
+    fn messages_are_bounded() {
+        assert!(matches!(MessageText::parse(""), Err(Error::EmptyMessage)));
+        assert!(MessageText::parse(&"x".repeat(MAX_MESSAGE_CHARS)).is_ok());
+        assert!(matches!(MessageText::parse(&"x".repeat(MAX_MESSAGE_CHARS + 1)), Err(Error::MessageTooLong)));
+    }
+
+    #[test]
+    fn password_hash_debug_is_redacted() {
+        let hash = PasswordHash::from_phc("$argon2id$secret".into());
+        assert!(!format!("{hash:?}").contains("secret"));
+    }
+}

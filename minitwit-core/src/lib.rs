@@ -1,0 +1,63 @@
+//! # minitwit-core
+//!
+//! MiniTwit is a tiny Twitter: people register, post short messages, follow
+//! each other and read three timelines (everyone's, one user's, and their own
+//! home timeline of themselves and everyone they follow). This crate is the
+//! whole domain, with no HTTP and no storage engine in it:
+//!
+//! * validated types ([`Username`], [`Email`], [`MessageText`], ...) that
+//!   cannot hold an invalid value;
+//! * the [`MiniTwit`] service, the one entry point every frontend calls: it
+//!   validates, hashes passwords (argon2id, off the async executor) and
+//!   applies the rules;
+//! * one [`Error`] enum whose texts are what users read, and whose
+//!   [`ErrorKind`] a frontend maps to a status code;
+//! * the [`Store`] trait, whose documentation is the contract every storage
+//!   backend keeps, and [`MemoryStore`], its reference implementation;
+//! * with the `conformance` feature, the suite every backend must pass.
+//!
+//! ## Embedding
+//!
+//! ```
+//! use std::sync::Arc;
+//! use minitwit_core::{MemoryStore, MiniTwit, PageRequest, Registration};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let service = MiniTwit::builder(Arc::new(MemoryStore::new())).build()?;
+//! for name in ["Ada Lovelace", "Grace Hopper"] {
+//!     service
+//!         .register(Registration {
+//!             username: name,
+//!             email: "someone@example.org",
+//!             password: "a long passphrase",
+//!             password_confirmation: None,
+//!         })
+//!         .await?;
+//! }
+//! service.follow("Ada Lovelace", "Grace Hopper").await?;
+//! service.post("Grace Hopper", "It's easier to ask forgiveness.").await?;
+//!
+//! let ada = service.user("Ada Lovelace").await?;
+//! let page = service.home_timeline(ada.id, PageRequest::first(30)).await?;
+//! assert_eq!(page.messages[0].author.username.as_str(), "Grace Hopper");
+//! # Ok::<(), minitwit_core::Error>(())
+//! # }).unwrap();
+//! ```
+
+mod domain;
+mod error;
+mod memory;
+mod password;
+mod service;
+mod store;
+
+pub use domain::{
+    Email, MAX_EMAIL_BYTES, MAX_MESSAGE_CHARS, MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS, Message,
+    MessageId, MessageText, NewUser, Page, PageRequest, PasswordHash, StoredUser, Timeline,
+    Timestamp, User, UserId, Username,
+};
+pub use error::{BoxError, Error, ErrorKind, StoreError};
+pub use memory::MemoryStore;
+pub use password::{HashCost, PasswordHasher};
+pub use service::{Clock, MiniTwit, MiniTwitBuilder, Registration, UserRef};
+pub use store::Store;

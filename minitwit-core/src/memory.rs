@@ -1,0 +1,205 @@
+//! [`MemoryStore`]: the reference [`Store`], kept in process memory.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::{
+    Message, MessageId, MessageText, NewUser, PageRequest, Store, StoreError, StoredUser,
+    Timeline, Timestamp, User, UserId,
+};
+
+/// A [`Store`] in memory: the reference model of the contract.
+///
+/// It is written to be obviously right rather than fast: one lock around
+/// plain maps. The conformance suite's property test compares every other
+/// backend with it. Embedders who need no persistence can use it as it is;
+/// nothing survives the process, so its writes are not durable, and the
+/// home timeline scans the messages older than the cursor.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    users: BTreeMap<UserId, StoredUser>,
+    ids_by_name: HashMap<String, UserId>,
+    follows: BTreeSet<(UserId, UserId)>,
+    messages: BTreeMap<MessageId, StoredMessage>,
+    latest: Option<i64>,
+    secrets: HashMap<String, Vec<u8>>,
+    last_user_id: u64,
+    last_message_id: u64,
+}
+
+#[derive(Debug)]
+struct StoredMessage {
+    author: UserId,
+    text: MessageText,
+    pub_date: Timestamp,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the maps half-updated
+        // (every write is a few infallible inserts), so a poisoned lock is
+        // still consistent.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn message(&self, id: MessageId, stored: &StoredMessage) -> Result<Message, StoreError> {
+        let author = self
+            .users
+            .get(&stored.author)
+            .ok_or_else(|| StoreError::Corrupt(format!("message {} has no author", id.0)))?;
+        Ok(Message {
+            id,
+            author: author.user.clone(),
+            text: stored.text.clone(),
+            pub_date: stored.pub_date,
+        })
+    }
+
+    fn shows(&self, timeline: Timeline, author: UserId) -> bool {
+        match timeline {
+            Timeline::Public => true,
+            Timeline::User(user) => author == user,
+            Timeline::Home(user) => author == user || self.follows.contains(&(user, author)),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create_user(&self, new_user: NewUser) -> Result<User, StoreError> {
+        let mut state = self.state();
+        if state.ids_by_name.contains_key(new_user.username.as_str()) {
+            return Err(StoreError::UsernameTaken);
+        }
+        state.last_user_id += 1;
+        let id = UserId(state.last_user_id);
+        let user = User {
+            id,
+            username: new_user.username,
+            email: new_user.email,
+        };
+        state
+            .ids_by_name
+            .insert(user.username.as_str().to_owned(), id);
+        state.users.insert(
+            id,
+            StoredUser {
+                user: user.clone(),
+                password_hash: new_user.password_hash,
+            },
+        );
+        Ok(user)
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .ids_by_name
+            .get(username)
+            .and_then(|id| state.users.get(id))
+            .cloned())
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<StoredUser>, StoreError> {
+        Ok(self.state().users.get(&id).cloned())
+    }
+
+    async fn follow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError> {
+        Ok(self.state().follows.insert((follower, followee)))
+    }
+
+    async fn unfollow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError> {
+        Ok(self.state().follows.remove(&(follower, followee)))
+    }
+
+    async fn is_following(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError> {
+        Ok(self.state().follows.contains(&(follower, followee)))
+    }
+
+    async fn followees(&self, follower: UserId, limit: usize) -> Result<Vec<User>, StoreError> {
+        let state = self.state();
+        state
+            .follows
+            .range((follower, UserId(0))..=(follower, UserId(u64::MAX)))
+            .take(limit)
+            .map(|(_, followee)| {
+                state
+                    .users
+                    .get(followee)
+                    .map(|stored| stored.user.clone())
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown followee {}", followee.0)))
+            })
+            .collect()
+    }
+
+    async fn post(
+        &self,
+        author: UserId,
+        text: MessageText,
+        pub_date: Timestamp,
+    ) -> Result<MessageId, StoreError> {
+        let mut state = self.state();
+        state.last_message_id += 1;
+        let id = MessageId(state.last_message_id);
+        state.messages.insert(
+            id,
+            StoredMessage {
+                author,
+                text,
+                pub_date,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn timeline(
+        &self,
+        timeline: Timeline,
+        page: PageRequest,
+    ) -> Result<Vec<Message>, StoreError> {
+        let state = self.state();
+        let end = page.before.unwrap_or(MessageId(u64::MAX));
+        state
+            .messages
+            .range(..end)
+            .rev()
+            .filter(|(_, stored)| state.shows(timeline, stored.author))
+            .take(page.limit)
+            .map(|(id, stored)| state.message(*id, stored))
+            .collect()
+    }
+
+    async fn set_latest(&self, latest: i64) -> Result<(), StoreError> {
+        self.state().latest = Some(latest);
+        Ok(())
+    }
+
+    async fn latest(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self.state().latest)
+    }
+
+    async fn get_or_init_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        Ok(self
+            .state()
+            .secrets
+            .entry(name.to_owned())
+            .or_insert_with(|| candidate.to_vec())
+            .clone())
+    }
+}

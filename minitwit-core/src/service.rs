@@ -1,0 +1,358 @@
+//! [`MiniTwit`]: the service every frontend calls.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::password::{HashCost, PasswordHasher};
+use crate::{
+    Email, Error, MAX_PASSWORD_BYTES, MessageId, MessageText, NewUser, Page, PageRequest, Store,
+    Timeline, Timestamp, User, UserId, Username,
+};
+
+/// A user named by id (a signed-in session) or by name (a URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserRef<'a> {
+    /// By store id.
+    Id(UserId),
+    /// By username, exactly as given.
+    Name(&'a str),
+}
+
+impl From<UserId> for UserRef<'_> {
+    fn from(id: UserId) -> Self {
+        Self::Id(id)
+    }
+}
+
+impl<'a> From<&'a str> for UserRef<'a> {
+    fn from(name: &'a str) -> Self {
+        Self::Name(name)
+    }
+}
+
+impl<'a> From<&'a User> for UserRef<'a> {
+    fn from(user: &'a User) -> Self {
+        Self::Id(user.id)
+    }
+}
+
+/// What a person fills in to register.
+#[derive(Debug, Clone, Copy)]
+pub struct Registration<'a> {
+    /// The wanted username.
+    pub username: &'a str,
+    /// The e-mail address.
+    pub email: &'a str,
+    /// The password.
+    pub password: &'a str,
+    /// The password typed a second time, where the form asks for it (the
+    /// web site does, the simulator API does not).
+    pub password_confirmation: Option<&'a str>,
+}
+
+/// Where the service reads the time from.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+fn system_clock() -> Timestamp {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Builds a [`MiniTwit`].
+pub struct MiniTwitBuilder {
+    store: Arc<dyn Store>,
+    cost: HashCost,
+    max_concurrent_hashes: usize,
+    clock: Clock,
+}
+
+impl MiniTwitBuilder {
+    /// The argon2id cost (default [`HashCost::OWASP`]).
+    #[must_use]
+    pub fn hash_cost(mut self, cost: HashCost) -> Self {
+        self.cost = cost;
+        self
+    }
+
+    /// How many password hashes may run at once (default: the number of
+    /// CPUs). Each holds the cost's memory while it runs.
+    #[must_use]
+    pub fn max_concurrent_hashes(mut self, max: usize) -> Self {
+        self.max_concurrent_hashes = max;
+        self
+    }
+
+    /// Where `pub_date` comes from (default: the system clock).
+    #[must_use]
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds the service. Computes one decoy password hash, so call it at
+    /// start-up, not per request.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when the hash cost is not accepted by argon2.
+    pub fn build(self) -> Result<MiniTwit, Error> {
+        Ok(MiniTwit {
+            store: self.store,
+            hasher: PasswordHasher::new(self.cost, self.max_concurrent_hashes)?,
+            clock: self.clock,
+        })
+    }
+}
+
+/// The MiniTwit service: every rule of the domain, over any [`Store`].
+///
+/// Frontends parse a request, make one call here and render the answer; the
+/// texts of the errors they show come from [`Error`]. Cheap to clone.
+#[derive(Clone)]
+pub struct MiniTwit {
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for MiniTwit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MiniTwit").field("hasher", &self.hasher).finish_non_exhaustive()
+    }
+}
+
+impl MiniTwit {
+    /// Starts building a service over `store`.
+    pub fn builder(store: Arc<dyn Store>) -> MiniTwitBuilder {
+        MiniTwitBuilder {
+            store,
+            cost: HashCost::OWASP,
+            max_concurrent_hashes: std::thread::available_parallelism().map_or(2, usize::from),
+            clock: Arc::new(system_clock),
+        }
+    }
+
+    /// The store underneath, for operations outside the domain rules
+    /// (shutdown flush, shared secrets).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Registers a user. Checks, in this order: username, e-mail, password,
+    /// confirmation (when given), then whether the name is taken, so each
+    /// mistake gets the text the reference gives it.
+    ///
+    /// # Errors
+    /// The first failed check's error, [`Error::UsernameTaken`] included.
+    pub async fn register(&self, form: Registration<'_>) -> Result<User, Error> {
+        let username = Username::parse(form.username)?;
+        let email = Email::parse(form.email)?;
+        if form.password.is_empty() {
+            return Err(Error::MissingPassword);
+        }
+        if form.password.len() > MAX_PASSWORD_BYTES {
+            return Err(Error::PasswordTooLong);
+        }
+        if form
+            .password_confirmation
+            .is_some_and(|confirmation| confirmation != form.password)
+        {
+            return Err(Error::PasswordMismatch);
+        }
+        // Spares a hash for a name that is taken; the store still decides
+        // atomically below when two registrations race.
+        if self.store.user_by_name(username.as_str()).await?.is_some() {
+            return Err(Error::UsernameTaken);
+        }
+        let password_hash = self.hasher.hash(form.password).await?;
+        let user = self
+            .store
+            .create_user(NewUser {
+                username,
+                email,
+                password_hash,
+            })
+            .await?;
+        tracing::info!(user_id = user.id.0, "registered a user");
+        Ok(user)
+    }
+
+    /// Checks a username and password.
+    ///
+    /// # Errors
+    /// [`Error::UnknownUsername`] or [`Error::WrongPassword`]; both take one
+    /// hash's time.
+    pub async fn authenticate(&self, username: &str, password: &str) -> Result<User, Error> {
+        let stored = self.store.user_by_name(username).await?;
+        let matches = self
+            .hasher
+            .verify(password, stored.as_ref().map(|stored| &stored.password_hash))
+            .await?;
+        match stored {
+            None => Err(Error::UnknownUsername),
+            Some(_) if !matches => Err(Error::WrongPassword),
+            Some(stored) => Ok(stored.user),
+        }
+    }
+
+    /// The user named by `user`.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`].
+    pub async fn user(&self, user: impl Into<UserRef<'_>>) -> Result<User, Error> {
+        self.find(user.into()).await?.ok_or(Error::UserNotFound)
+    }
+
+    async fn find(&self, user: UserRef<'_>) -> Result<Option<User>, Error> {
+        let stored = match user {
+            UserRef::Id(id) => self.store.user_by_id(id).await?,
+            UserRef::Name(name) => self.store.user_by_name(name).await?,
+        };
+        Ok(stored.map(|stored| stored.user))
+    }
+
+    /// Posts a message by `author`, dated now.
+    ///
+    /// # Errors
+    /// [`Error::EmptyMessage`], [`Error::MessageTooLong`],
+    /// [`Error::UserNotFound`].
+    pub async fn post(
+        &self,
+        author: impl Into<UserRef<'_>>,
+        text: &str,
+    ) -> Result<MessageId, Error> {
+        let author = self.user(author).await?;
+        let text = MessageText::parse(text)?;
+        Ok(self.store.post(author.id, text, (self.clock)()).await?)
+    }
+
+    /// Makes `follower` follow the user named `followee`; following twice
+    /// changes nothing. Returns the followee.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] for the follower, [`Error::TargetNotFound`]
+    /// for the followee, [`Error::SelfFollow`].
+    pub async fn follow(
+        &self,
+        follower: impl Into<UserRef<'_>>,
+        followee: &str,
+    ) -> Result<User, Error> {
+        let (follower, followee) = self.pair(follower.into(), followee).await?;
+        if follower.id == followee.id {
+            return Err(Error::SelfFollow);
+        }
+        self.store.follow(follower.id, followee.id).await?;
+        Ok(followee)
+    }
+
+    /// Makes `follower` stop following the user named `followee`; a user not
+    /// followed (oneself included) is a no-op. Returns the followee.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] for the follower, [`Error::TargetNotFound`]
+    /// for the followee.
+    pub async fn unfollow(
+        &self,
+        follower: impl Into<UserRef<'_>>,
+        followee: &str,
+    ) -> Result<User, Error> {
+        let (follower, followee) = self.pair(follower.into(), followee).await?;
+        if follower.id != followee.id {
+            self.store.unfollow(follower.id, followee.id).await?;
+        }
+        Ok(followee)
+    }
+
+    async fn pair(&self, follower: UserRef<'_>, followee: &str) -> Result<(User, User), Error> {
+        let follower = self.user(follower).await?;
+        let followee = self
+            .find(UserRef::Name(followee))
+            .await?
+            .ok_or(Error::TargetNotFound)?;
+        Ok((follower, followee))
+    }
+
+    /// Whether `follower` follows `followee`.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn is_following(&self, follower: UserId, followee: UserId) -> Result<bool, Error> {
+        Ok(self.store.is_following(follower, followee).await?)
+    }
+
+    /// Up to `limit` users that `follower` follows, oldest account first.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`].
+    pub async fn followees(
+        &self,
+        follower: impl Into<UserRef<'_>>,
+        limit: usize,
+    ) -> Result<Vec<User>, Error> {
+        let follower = self.user(follower).await?;
+        Ok(self.store.followees(follower.id, limit).await?)
+    }
+
+    /// A page of everyone's messages.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn public_timeline(&self, page: PageRequest) -> Result<Page, Error> {
+        self.page(Timeline::Public, page).await
+    }
+
+    /// A page of one user's messages.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`].
+    pub async fn user_timeline(
+        &self,
+        user: impl Into<UserRef<'_>>,
+        page: PageRequest,
+    ) -> Result<(User, Page), Error> {
+        let user = self.user(user).await?;
+        let page = self.page(Timeline::User(user.id), page).await?;
+        Ok((user, page))
+    }
+
+    /// A page of a user's own messages and those of everyone they follow.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn home_timeline(&self, user: UserId, page: PageRequest) -> Result<Page, Error> {
+        self.page(Timeline::Home(user), page).await
+    }
+
+    /// Reads one message more than asked for, to know whether an older page
+    /// exists without a second query.
+    async fn page(&self, timeline: Timeline, page: PageRequest) -> Result<Page, Error> {
+        let probe = PageRequest {
+            limit: page.limit.saturating_add(1),
+            ..page
+        };
+        let mut messages = self.store.timeline(timeline, probe).await?;
+        let next = if messages.len() > page.limit {
+            messages.truncate(page.limit);
+            messages.last().map(|message| message.id)
+        } else {
+            None
+        };
+        Ok(Page { messages, next })
+    }
+
+    /// Records the simulator's `latest` action id.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn record_latest(&self, latest: i64) -> Result<(), Error> {
+        Ok(self.store.set_latest(latest).await?)
+    }
+
+    /// The last recorded `latest`, or `-1` when none was ever recorded.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn latest(&self) -> Result<i64, Error> {
+        Ok(self.store.latest().await?.unwrap_or(-1))
+    }
+}

@@ -1,0 +1,109 @@
+//! The [`Store`] trait: what a storage backend must do, and the contract it
+//! must keep.
+
+use async_trait::async_trait;
+
+use crate::{
+    Message, MessageId, MessageText, NewUser, PageRequest, StoreError, StoredUser, Timeline,
+    Timestamp, User, UserId,
+};
+
+/// Persistent state of a MiniTwit: users, follows, messages, `latest`, and a
+/// few named secrets.
+///
+/// The trait is object-safe: the application holds an `Arc<dyn Store>`. Every
+/// method may be called concurrently, from many tasks and, for a shared
+/// backend such as Redis, from many server processes at once. Validation is
+/// the service's job: a store trusts its typed arguments and never checks
+/// that a [`UserId`] it is given exists.
+///
+/// # Contract
+///
+/// * **Durability.** When a write method returns `Ok`, the write survives the
+///   process being killed (for a persistent backend). The in-memory store is
+///   the one exception, and says so.
+/// * **Atomicity.** Each method is atomic: a concurrent reader sees all of a
+///   write or none of it. Two concurrent [`create_user`](Store::create_user)
+///   calls with one name: exactly one succeeds, the other gets
+///   [`StoreError::UsernameTaken`].
+/// * **Follows are a set.** Following twice or unfollowing a user not
+///   followed changes nothing. Under any interleaving of concurrent
+///   follow/unfollow calls the final state is one that some serial order of
+///   those calls produces.
+/// * **Ids.** User ids and message ids are unique and never reused. Message
+///   ids grow in the order posts complete: a message whose
+///   [`post`](Store::post) returned before another one's began has the
+///   smaller id.
+/// * **Timelines** are ordered newest first, by message id (which is unique,
+///   so the order is total and stable). A page holds the messages with ids
+///   below [`PageRequest::before`] (all of them when `None`), at most
+///   [`PageRequest::limit`] of them. Walking pages by passing the last id of
+///   each page as the next `before` visits every message that existed when
+///   the walk began exactly once, whatever is posted meanwhile.
+/// * **Cost.** Reading a page costs in proportion to the page size (and, for
+///   a home timeline, the number of followees), not to how many messages are
+///   stored: backends keep indexes on write.
+/// * **Errors.** [`StoreError::Unavailable`] when the backend cannot be
+///   reached (a retry may succeed), other variants for everything else.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates a user with a fresh id and returns it.
+    ///
+    /// # Errors
+    /// [`StoreError::UsernameTaken`] when a user with this name exists,
+    /// including one being created concurrently.
+    async fn create_user(&self, new_user: NewUser) -> Result<User, StoreError>;
+
+    /// The user with exactly this name (case and Unicode form as given).
+    async fn user_by_name(&self, username: &str) -> Result<Option<StoredUser>, StoreError>;
+
+    /// The user with this id.
+    async fn user_by_id(&self, id: UserId) -> Result<Option<StoredUser>, StoreError>;
+
+    /// Makes `follower` follow `followee`. Returns whether anything changed
+    /// (`false` when already following).
+    async fn follow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError>;
+
+    /// Makes `follower` stop following `followee`. Returns whether anything
+    /// changed (`false` when not following).
+    async fn unfollow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError>;
+
+    /// Whether `follower` follows `followee`.
+    async fn is_following(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError>;
+
+    /// Up to `limit` users that `follower` follows, in ascending id order.
+    async fn followees(&self, follower: UserId, limit: usize) -> Result<Vec<User>, StoreError>;
+
+    /// Stores a message by `author` and returns its new id.
+    async fn post(
+        &self,
+        author: UserId,
+        text: MessageText,
+        pub_date: Timestamp,
+    ) -> Result<MessageId, StoreError>;
+
+    /// One page of a timeline, newest first (see the contract above).
+    async fn timeline(
+        &self,
+        timeline: Timeline,
+        page: PageRequest,
+    ) -> Result<Vec<Message>, StoreError>;
+
+    /// Records the simulator's `latest` action id (last write wins).
+    async fn set_latest(&self, latest: i64) -> Result<(), StoreError>;
+
+    /// The last recorded `latest`, `None` when none was ever recorded.
+    async fn latest(&self) -> Result<Option<i64>, StoreError>;
+
+    /// The secret stored under `name`; when there is none yet, stores
+    /// `candidate` and returns it. Atomic: concurrent callers with different
+    /// candidates all get the same stored value. Used for keys that every
+    /// server instance on one store must share, such as the session key.
+    async fn get_or_init_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
+
+    /// Makes every write acknowledged so far durable; called on shutdown.
+    /// A no-op for backends whose writes are durable when acknowledged.
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

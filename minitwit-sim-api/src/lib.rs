@@ -1,0 +1,1 @@
+//! minitwit-sim-api (being built).

@@ -1,0 +1,1 @@
+//! minitwit-store-redis (being built).

@@ -1,0 +1,1 @@
+//! minitwit-store-sled (being built).

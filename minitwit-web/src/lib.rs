@@ -1,0 +1,1 @@
+//! minitwit-web (being built).
