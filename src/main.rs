@@ -1,1 +1,50 @@
-fn main() {}
+//! `minitwit`: the MiniTwit server, and tools around it.
+//!
+//! `minitwit serve` (or plain `minitwit`) serves the HTML site at `/` and the
+//! simulator API under `MINITWIT_API_PREFIX` (default `/api`) on the store
+//! named by `MINITWIT_STORE` (default `sled:./minitwit-data`). See the README
+//! for every setting.
+
+mod cli;
+mod server;
+mod settings;
+mod store_url;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli.run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs through `tracing` to standard error, filtered by `MINITWIT_LOG`
+/// (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MINITWIT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Another subscriber (in tests) is fine: keep it.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

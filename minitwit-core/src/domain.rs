@@ -265,7 +265,10 @@ mod tests {
     #[test]
     fn usernames_take_spaces_and_any_unicode() {
         for name in ["Roger Histand", "Zoë Ångström", "李小龍", "a", "🦀 crab"] {
-            assert_eq!(Username::parse(name).map(|u| u.to_string()).ok(), Some(name.to_owned()));
+            assert_eq!(
+                Username::parse(name).map(|u| u.to_string()).ok(),
+                Some(name.to_owned())
+            );
         }
     }
 
@@ -274,9 +277,18 @@ mod tests {
         assert!(matches!(Username::parse(""), Err(Error::MissingUsername)));
         let longest = "é".repeat(MAX_USERNAME_CHARS);
         assert!(Username::parse(&longest).is_ok());
-        assert!(matches!(Username::parse(&format!("{longest}x")), Err(Error::UsernameTooLong)));
-        assert!(matches!(Username::parse("tab\there"), Err(Error::UsernameInvalid)));
-        assert!(matches!(Username::parse("line\nbreak"), Err(Error::UsernameInvalid)));
+        assert!(matches!(
+            Username::parse(&format!("{longest}x")),
+            Err(Error::UsernameTooLong)
+        ));
+        assert!(matches!(
+            Username::parse("tab\there"),
+            Err(Error::UsernameInvalid)
+        ));
+        assert!(matches!(
+            Username::parse("line\nbreak"),
+            Err(Error::UsernameInvalid)
+        ));
     }
 
     #[test]
@@ -292,7 +304,10 @@ mod tests {
     fn messages_are_bounded() {
         assert!(matches!(MessageText::parse(""), Err(Error::EmptyMessage)));
         assert!(MessageText::parse(&"x".repeat(MAX_MESSAGE_CHARS)).is_ok());
-        assert!(matches!(MessageText::parse(&"x".repeat(MAX_MESSAGE_CHARS + 1)), Err(Error::MessageTooLong)));
+        assert!(matches!(
+            MessageText::parse(&"x".repeat(MAX_MESSAGE_CHARS + 1)),
+            Err(Error::MessageTooLong)
+        ));
     }
 
     #[test]

@@ -14,7 +14,10 @@
 //!   [`ErrorKind`] a frontend maps to a status code;
 //! * the [`Store`] trait, whose documentation is the contract every storage
 //!   backend keeps, and [`MemoryStore`], its reference implementation;
-//! * with the `conformance` feature, the suite every backend must pass.
+//! * with the `conformance` feature, the suite every backend must pass: the
+//!   check functions and the model-based property test in the `conformance`
+//!   module, which one line, `minitwit_core::store_conformance_tests!(fresh_store);`,
+//!   runs in a backend's `tests/`.
 //!
 //! ## Embedding
 //!
@@ -50,6 +53,9 @@ mod memory;
 mod password;
 mod service;
 mod store;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
 
 pub use domain::{
     Email, MAX_EMAIL_BYTES, MAX_MESSAGE_CHARS, MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS, Message,

@@ -6,8 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::{
-    Message, MessageId, MessageText, NewUser, PageRequest, Store, StoreError, StoredUser,
-    Timeline, Timestamp, User, UserId,
+    Message, MessageId, MessageText, NewUser, PageRequest, Store, StoreError, StoredUser, Timeline,
+    Timestamp, User, UserId,
 };
 
 /// A [`Store`] in memory: the reference model of the contract.
@@ -194,7 +194,11 @@ impl Store for MemoryStore {
         Ok(self.state().latest)
     }
 
-    async fn get_or_init_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+    async fn get_or_init_secret(
+        &self,
+        name: &str,
+        candidate: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
         Ok(self
             .state()
             .secrets

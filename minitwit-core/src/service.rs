@@ -56,7 +56,9 @@ pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 fn system_clock() -> Timestamp {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
 }
 
 /// Builds a [`MiniTwit`].
@@ -117,7 +119,9 @@ pub struct MiniTwit {
 
 impl std::fmt::Debug for MiniTwit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MiniTwit").field("hasher", &self.hasher).finish_non_exhaustive()
+        f.debug_struct("MiniTwit")
+            .field("hasher", &self.hasher)
+            .finish_non_exhaustive()
     }
 }
 
@@ -186,7 +190,10 @@ impl MiniTwit {
         let stored = self.store.user_by_name(username).await?;
         let matches = self
             .hasher
-            .verify(password, stored.as_ref().map(|stored| &stored.password_hash))
+            .verify(
+                password,
+                stored.as_ref().map(|stored| &stored.password_hash),
+            )
             .await?;
         match stored {
             None => Err(Error::UnknownUsername),

@@ -99,7 +99,8 @@ pub trait Store: Send + Sync + 'static {
     /// `candidate` and returns it. Atomic: concurrent callers with different
     /// candidates all get the same stored value. Used for keys that every
     /// server instance on one store must share, such as the session key.
-    async fn get_or_init_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
+    async fn get_or_init_secret(&self, name: &str, candidate: &[u8])
+    -> Result<Vec<u8>, StoreError>;
 
     /// Makes every write acknowledged so far durable; called on shutdown.
     /// A no-op for backends whose writes are durable when acknowledged.

@@ -1,0 +1,201 @@
+//! The conformance suite: what every [`Store`](crate::Store) must pass.
+//!
+//! The [`Store`](crate::Store) documentation is a contract; this module turns
+//! it into executable checks. There are three parts:
+//!
+//! * **Check functions**, one per clause of the contract, such as
+//!   [`concurrent_registrations_of_one_name_admit_exactly_one`] or
+//!   [`paging_is_stable_while_messages_are_posted`]. Each is a plain
+//!   `pub async fn check(store: &Arc<dyn Store>)` that expects a fresh,
+//!   empty store and panics, with a message naming the broken rule, when the
+//!   store does not keep the contract. Some checks spawn tasks with
+//!   [`tokio::spawn`] to make the store serve truly concurrent calls, so they
+//!   must run inside a tokio runtime, ideally a multi-threaded one.
+//! * **A model-based property test**, [`check_against_model`]: random
+//!   sequences of operations applied both to the store under test and to a
+//!   fresh [`MemoryStore`](crate::MemoryStore), the reference model; every
+//!   answer must agree.
+//! * **The [`store_conformance_tests!`](crate::store_conformance_tests)
+//!   macro**, which turns all of the above into `#[test]`s with one line.
+//!
+//! # Running the suite on a new backend
+//!
+//! In the backend crate's `Cargo.toml`:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! minitwit-core = { workspace = true, features = ["conformance"] }
+//! tokio = { workspace = true }   # needs the "macros" and "rt-multi-thread" features
+//! ```
+//!
+//! and in `tests/conformance.rs`:
+//!
+//! ```ignore
+//! use std::sync::Arc;
+//! use minitwit_core::Store;
+//!
+//! /// A fresh, empty store: called once per test (and once per property
+//! /// test case), so it must never hand out a store with data in it.
+//! async fn fresh_store() -> Arc<dyn Store> {
+//!     Arc::new(MyStore::open_temporary().await.unwrap())
+//! }
+//!
+//! minitwit_core::store_conformance_tests!(fresh_store);
+//! ```
+//!
+//! The macro expands to one `#[tokio::test(flavor = "multi_thread",
+//! worker_threads = 4)]` per check function, named after it, plus one plain
+//! `#[test]` named `agrees_with_the_reference_model` that runs
+//! [`check_against_model`]. The backend crate must therefore have `tokio`
+//! (with `macros` and `rt-multi-thread`) as a dev-dependency.
+//!
+//! A backend is done when the whole suite is green. When a check fails, its
+//! panic message says which clause of the contract was broken; when the
+//! property test fails, it prints the shortest operation sequence it found
+//! that makes the store disagree with the model.
+
+mod follows;
+mod latest;
+mod model;
+#[cfg(test)]
+mod self_test;
+mod support;
+mod timelines;
+mod users;
+
+pub use follows::*;
+pub use latest::*;
+pub use model::{DEFAULT_CASES, MAX_OPERATIONS, check_against_model};
+pub use timelines::*;
+pub use users::*;
+
+/// Calls `$callback! { $args ; check, check, ... }` with the name of every
+/// check function: the one list that both the test macro and [`CHECKS`]
+/// are generated from.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_checks {
+    ([$($callback:tt)*] $($args:tt)*) => {
+        $($callback)*! {
+            $($args)*;
+            a_fresh_store_is_empty,
+            users_are_found_by_exact_name_and_id,
+            password_hashes_round_trip,
+            duplicate_usernames_are_rejected,
+            concurrent_registrations_of_one_name_admit_exactly_one,
+            follows_are_a_set,
+            followees_are_listed_in_ascending_id_order_up_to_the_limit,
+            concurrent_follow_and_unfollow_of_one_pair_serialize,
+            concurrent_follows_of_many_users_are_all_kept,
+            messages_are_stored_exactly,
+            user_timelines_hold_only_that_users_messages,
+            home_timelines_hold_own_and_followed_messages,
+            timelines_respect_limit_and_before,
+            paging_visits_every_message_once,
+            paging_is_stable_while_messages_are_posted,
+            concurrent_posts_get_unique_growing_ids,
+            latest_is_none_until_set_then_last_write_wins,
+            concurrent_latest_writes_leave_one_of_them,
+            secrets_are_initialized_once,
+            concurrent_secret_inits_agree,
+            flush_succeeds_and_keeps_data,
+        }
+    };
+}
+
+/// Expands one `#[tokio::test]` per check function. Internal to
+/// [`store_conformance_tests!`](crate::store_conformance_tests).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_test_fns {
+    ($factory:path; $($check:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let store: ::std::sync::Arc<dyn $crate::Store> = $factory().await;
+                $crate::conformance::$check(&store).await;
+            }
+        )*
+    };
+}
+
+/// Runs the whole [conformance suite](crate::conformance) on a store
+/// backend: one line in the backend's `tests/conformance.rs`.
+///
+/// `$factory` is the path of an `async fn() -> Arc<dyn Store>` that returns a
+/// **fresh, empty** store on every call. The macro expands, in the module
+/// where it is called, to one
+/// `#[tokio::test(flavor = "multi_thread", worker_threads = 4)]` per check
+/// function of [`minitwit_core::conformance`](crate::conformance), each named
+/// after its check, plus a `#[test] fn agrees_with_the_reference_model` that
+/// runs [`check_against_model`](crate::conformance::check_against_model).
+///
+/// Requires `tokio` (features `macros` and `rt-multi-thread`) among the
+/// calling crate's dev-dependencies, and `minitwit-core` with the
+/// `conformance` feature.
+///
+/// ```ignore
+/// async fn fresh_store() -> std::sync::Arc<dyn minitwit_core::Store> {
+///     std::sync::Arc::new(minitwit_core::MemoryStore::new())
+/// }
+///
+/// minitwit_core::store_conformance_tests!(fresh_store);
+/// ```
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:path $(,)?) => {
+        $crate::__store_conformance_checks! {
+            [$crate::__store_conformance_test_fns] $factory
+        }
+
+        #[test]
+        fn agrees_with_the_reference_model() {
+            $crate::conformance::check_against_model($factory);
+        }
+    };
+}
+
+macro_rules! check_names {
+    ($(;)? $($check:ident),* $(,)?) => {
+        &[$(stringify!($check)),*]
+    };
+}
+
+/// The names of every check function, in the order the
+/// [`store_conformance_tests!`](crate::store_conformance_tests) macro lists
+/// them.
+pub const CHECKS: &[&str] = crate::__store_conformance_checks! { [check_names] };
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Every `pub async fn` in the check modules must be in the macro's
+    /// list, and every name in the list must be a check (the macro would not
+    /// compile otherwise, but this says which one is missing).
+    #[test]
+    fn every_check_function_is_in_the_list() {
+        let sources = [
+            include_str!("users.rs"),
+            include_str!("follows.rs"),
+            include_str!("timelines.rs"),
+            include_str!("latest.rs"),
+        ];
+        let defined: BTreeSet<&str> = sources
+            .iter()
+            .flat_map(|source| source.lines())
+            .filter_map(|line| line.trim_start().strip_prefix("pub async fn "))
+            .filter_map(|rest| rest.split('(').next())
+            .collect();
+        let listed: BTreeSet<&str> = super::CHECKS.iter().copied().collect();
+        assert_eq!(
+            super::CHECKS.len(),
+            listed.len(),
+            "a check is listed twice in __store_conformance_checks!"
+        );
+        assert_eq!(
+            defined, listed,
+            "the check functions and the list in __store_conformance_checks! differ"
+        );
+    }
+}

@@ -1,0 +1,107 @@
+//! Helpers shared by the check functions: building inputs, and turning a
+//! store failure into a panic that names the call.
+
+use std::fmt::Display;
+use std::sync::Arc;
+
+use crate::{
+    Email, MessageId, MessageText, NewUser, PasswordHash, Store, StoreError, Timestamp, User,
+    Username,
+};
+
+/// Unwraps a store answer; panics with the call and the error otherwise.
+pub(crate) trait Must<T> {
+    /// The value, or a panic saying that `call` failed.
+    fn must(self, call: impl Display) -> T;
+}
+
+impl<T> Must<T> for Result<T, StoreError> {
+    #[track_caller]
+    fn must(self, call: impl Display) -> T {
+        match self {
+            Ok(value) => value,
+            Err(err) => panic!("store contract: {call} failed: {err}"),
+        }
+    }
+}
+
+/// A valid username; panics (a bug in the suite) when `raw` is not one.
+#[track_caller]
+pub(crate) fn username(raw: &str) -> Username {
+    Username::parse(raw).unwrap_or_else(|err| panic!("suite bug: bad username {raw:?}: {err}"))
+}
+
+/// A valid message text; panics (a bug in the suite) when `raw` is not one.
+#[track_caller]
+pub(crate) fn text(raw: &str) -> MessageText {
+    MessageText::parse(raw).unwrap_or_else(|err| panic!("suite bug: bad message {raw:?}: {err}"))
+}
+
+/// A PHC-looking hash unique to `name`. Stores never parse it.
+pub(crate) fn hash_for(name: &str) -> PasswordHash {
+    let digest: String = name.bytes().map(|byte| format!("{byte:02x}")).collect();
+    PasswordHash::from_phc(format!(
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0${digest}"
+    ))
+}
+
+/// What a store needs to create `name` with a derived e-mail and hash.
+#[track_caller]
+pub(crate) fn new_user(name: &str) -> NewUser {
+    new_user_with_email(name, &format!("{}@example.org", name.len()))
+}
+
+/// What a store needs to create `name` with `email`.
+#[track_caller]
+pub(crate) fn new_user_with_email(name: &str, email: &str) -> NewUser {
+    NewUser {
+        username: username(name),
+        email: Email::parse(email)
+            .unwrap_or_else(|err| panic!("suite bug: bad email {email:?}: {err}")),
+        password_hash: hash_for(name),
+    }
+}
+
+/// Creates `name`; panics when the store refuses.
+pub(crate) async fn create(store: &Arc<dyn Store>, name: &str) -> User {
+    let user = store
+        .create_user(new_user(name))
+        .await
+        .must(format_args!("create_user({name:?})"));
+    assert_eq!(
+        user.username.as_str(),
+        name,
+        "store contract: create_user({name:?}) returned a user with another name"
+    );
+    user
+}
+
+/// Posts `raw` by `author`; panics when the store refuses.
+pub(crate) async fn post(
+    store: &Arc<dyn Store>,
+    author: &User,
+    raw: &str,
+    pub_date: Timestamp,
+) -> MessageId {
+    store
+        .post(author.id, text(raw), pub_date)
+        .await
+        .must(format_args!(
+            "post({raw:?}) by {:?}",
+            author.username.as_str()
+        ))
+}
+
+/// Asserts that `ids` are strictly decreasing (newest first, no repeats).
+#[track_caller]
+pub(crate) fn assert_newest_first(ids: &[MessageId], what: impl Display) {
+    for pair in ids.windows(2) {
+        assert!(
+            pair[0] > pair[1],
+            "store contract: {what} is not newest first with unique ids: {} comes before {} in {:?}",
+            pair[0].0,
+            pair[1].0,
+            ids.iter().map(|id| id.0).collect::<Vec<_>>()
+        );
+    }
+}

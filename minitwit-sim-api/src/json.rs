@@ -1,0 +1,64 @@
+//! [`JsonBody`]: the data guard that reads a request body as JSON, answering
+//! every way it can go wrong with a JSON error of its own status.
+
+use rocket::data::{self, ByteUnit, Data, FromData};
+use rocket::http::Status;
+use rocket::outcome::Outcome;
+use rocket::request::Request;
+use serde::de::DeserializeOwned;
+
+use crate::auth::Authorized;
+use crate::errors::{ApiError, guard_failed};
+use crate::state::ApiState;
+
+/// A request body parsed as JSON into `T`.
+///
+/// * a `Content-Type` other than `application/json` is a `415` (a missing
+///   one is accepted: the body is parsed as JSON);
+/// * a body over [`ApiConfig::max_body_bytes`](crate::ApiConfig::max_body_bytes)
+///   is a `413`;
+/// * a body that is not JSON, or not of the expected shape, is a `400`.
+#[derive(Debug)]
+pub(crate) struct JsonBody<T>(pub(crate) T);
+
+#[rocket::async_trait]
+impl<'r, T: DeserializeOwned> FromData<'r> for JsonBody<T> {
+    type Error = ApiError;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        // Authorization comes first, whatever order the guards run in.
+        if let Outcome::Error(failure) = req.guard::<Authorized>().await {
+            return Outcome::Error(failure);
+        }
+        match parse(req, data).await {
+            Ok(value) => Outcome::Success(Self(value)),
+            Err(err) => Outcome::Error(guard_failed(req, err)),
+        }
+    }
+}
+
+async fn parse<T: DeserializeOwned>(req: &Request<'_>, data: Data<'_>) -> Result<T, ApiError> {
+    let limit = ApiState::of(req)?.config.max_body_bytes;
+    if req
+        .content_type()
+        .is_some_and(|content_type| !content_type.is_json())
+    {
+        return Err(ApiError::new(
+            Status::UnsupportedMediaType,
+            "The request body must be JSON (Content-Type: application/json)",
+        ));
+    }
+    let body = data
+        .open(ByteUnit::from(limit))
+        .into_bytes()
+        .await
+        .map_err(|_| ApiError::bad_request("The request body could not be read"))?;
+    if !body.is_complete() {
+        return Err(ApiError::new(
+            Status::PayloadTooLarge,
+            format!("The request body is too large (at most {limit} bytes)"),
+        ));
+    }
+    serde_json::from_slice(&body.value)
+        .map_err(|err| ApiError::bad_request(format!("The request body is not valid JSON: {err}")))
+}

@@ -1,0 +1,63 @@
+//! `GET /msgs`, `GET /msgs/{username}` and `POST /msgs/{username}`.
+
+use minitwit_core::{Page, PageRequest};
+use rocket::response::status::NoContent;
+use rocket::serde::json::Json;
+use rocket::{Route, State, get, post, routes};
+
+use crate::auth::Authorized;
+use crate::errors::ApiError;
+use crate::json::JsonBody;
+use crate::limit::Limit;
+use crate::state::ApiState;
+use crate::types::{MessageJson, PostMessageRequest};
+
+pub(super) fn routes() -> Vec<Route> {
+    routes![public, by_user, post]
+}
+
+fn render(page: &Page) -> Json<Vec<MessageJson>> {
+    Json(page.messages.iter().map(MessageJson::from).collect())
+}
+
+/// Everyone's messages, newest first.
+#[get("/msgs")]
+async fn public(
+    _auth: Authorized,
+    no: Limit,
+    api: &State<ApiState>,
+) -> Result<Json<Vec<MessageJson>>, ApiError> {
+    let page = api
+        .service
+        .public_timeline(PageRequest::first(no.0))
+        .await?;
+    Ok(render(&page))
+}
+
+/// One user's messages, newest first.
+#[get("/msgs/<username>")]
+async fn by_user(
+    _auth: Authorized,
+    username: &str,
+    no: Limit,
+    api: &State<ApiState>,
+) -> Result<Json<Vec<MessageJson>>, ApiError> {
+    let (_, page) = api
+        .service
+        .user_timeline(username, PageRequest::first(no.0))
+        .await?;
+    Ok(render(&page))
+}
+
+/// Posts a message as `username`.
+#[post("/msgs/<username>", data = "<body>")]
+async fn post(
+    _auth: Authorized,
+    username: &str,
+    api: &State<ApiState>,
+    body: JsonBody<PostMessageRequest>,
+) -> Result<NoContent, ApiError> {
+    let content = body.0.content.unwrap_or_default();
+    api.service.post(username, &content).await?;
+    Ok(NoContent)
+}

@@ -1,0 +1,157 @@
+//! The key layout: every key this store uses, what it holds and who writes it.
+//!
+//! All keys start with the configured namespace `N` and a colon, so several
+//! stores share one Redis server (or database) without seeing each other.
+//! Ids are decimal strings.
+//!
+//! | key | type | holds | written by |
+//! | --- | --- | --- | --- |
+//! | `N:next_user_id` | string | the last user id handed out (`INCR`) | `create_user` |
+//! | `N:user_ids` | hash | username → user id: the unique-name index | `create_user` |
+//! | `N:user:{id}` | hash | `name`, `email`, `pw_hash` (PHC string) | `create_user` |
+//! | `N:follows:{id}` | sorted set | the ids user `id` follows, score = followee id | `follow`, `unfollow` |
+//! | `N:next_message_id` | string | the last message id handed out (`INCR`) | `post` |
+//! | `N:message:{id}` | hash | `author` (user id), `text`, `pub_date` (Unix seconds) | `post` |
+//! | `N:timeline:public` | sorted set | every message id, score = message id | `post` |
+//! | `N:timeline:user:{id}` | sorted set | the ids of user `id`'s messages, score = message id | `post` |
+//! | `N:latest` | string | the simulator's last `latest` | `set_latest` |
+//! | `N:secrets` | hash | secret name → bytes, first writer wins | `get_or_init_secret` |
+//!
+//! Why these shapes:
+//!
+//! * The counters are shared by every server instance on the store, and
+//!   `INCR` runs inside the same script as the writes it numbers, so ids are
+//!   unique and grow in the order posts complete, across instances.
+//! * Timelines are sorted sets scored by message id, so a page is one
+//!   `ZREVRANGEBYSCORE key (before -inf LIMIT 0 n`: O(log N + n), the same
+//!   with ten messages stored as with ten million. Scores are doubles, exact
+//!   for ids below 2^53.
+//! * Follows are one sorted set per follower: `ZADD NX`/`ZREM` say whether
+//!   anything changed, `ZSCORE` answers "does A follow B", and the score
+//!   (the followee's id) gives the ascending order `followees` promises. A
+//!   single key per follower also makes every follow write a single,
+//!   naturally atomic command.
+//! * The Lua scripts (see [`scripts`](crate::scripts)) build the same key
+//!   names from the namespace they receive as `ARGV[1]`, using a Lua prelude
+//!   generated from the same constants as the Rust key builders, so Rust and Lua
+//!   cannot disagree about a key. Because scripts derive keys instead of
+//!   declaring them in `KEYS`, the store needs a standalone Redis (or a
+//!   replica set with one primary), not Redis Cluster.
+
+use minitwit_core::UserId;
+
+/// `N:next_user_id`.
+const NEXT_USER_ID: &str = "next_user_id";
+/// `N:user_ids`.
+const USER_IDS: &str = "user_ids";
+/// `N:user:{id}`.
+const USER: &str = "user:";
+/// `N:follows:{id}`.
+const FOLLOWS: &str = "follows:";
+/// `N:next_message_id`.
+const NEXT_MESSAGE_ID: &str = "next_message_id";
+/// `N:message:{id}`.
+const MESSAGE: &str = "message:";
+/// `N:timeline:public`.
+const PUBLIC_TIMELINE: &str = "timeline:public";
+/// `N:timeline:user:{id}`.
+const USER_TIMELINE: &str = "timeline:user:";
+/// `N:latest`.
+const LATEST: &str = "latest";
+/// `N:secrets`.
+const SECRETS: &str = "secrets";
+
+/// Field of `N:user:{id}`: the username.
+pub(crate) const FIELD_NAME: &str = "name";
+/// Field of `N:user:{id}`: the e-mail address.
+pub(crate) const FIELD_EMAIL: &str = "email";
+/// Field of `N:user:{id}`: the password hash.
+pub(crate) const FIELD_PW_HASH: &str = "pw_hash";
+/// Field of `N:message:{id}`: the author's user id.
+const FIELD_AUTHOR: &str = "author";
+/// Field of `N:message:{id}`: the text.
+const FIELD_TEXT: &str = "text";
+/// Field of `N:message:{id}`: the publication date.
+const FIELD_PUB_DATE: &str = "pub_date";
+
+/// The keys of one namespace, for the commands sent without a script.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    /// The namespace followed by `:`.
+    prefix: String,
+}
+
+impl Layout {
+    /// The layout of namespace `namespace` (already validated).
+    pub(crate) fn new(namespace: &str) -> Self {
+        Self {
+            prefix: format!("{namespace}:"),
+        }
+    }
+
+    /// The namespace, as the scripts receive it in `ARGV[1]`.
+    pub(crate) fn namespace(&self) -> &str {
+        self.prefix.trim_end_matches(':')
+    }
+
+    /// `N:user:{id}`.
+    pub(crate) fn user(&self, id: UserId) -> String {
+        format!("{}{USER}{}", self.prefix, id.0)
+    }
+
+    /// `N:follows:{id}`.
+    pub(crate) fn follows(&self, follower: UserId) -> String {
+        format!("{}{FOLLOWS}{}", self.prefix, follower.0)
+    }
+
+    /// `N:latest`.
+    pub(crate) fn latest(&self) -> String {
+        format!("{}{LATEST}", self.prefix)
+    }
+}
+
+/// The Lua that opens every script: the same key names and fields as above,
+/// built from `ARGV[1]` (the namespace). Key helpers take ids as strings
+/// (Lua 5.1 prints large numbers in exponent form, so numbers are never
+/// concatenated into keys).
+pub(crate) fn lua_prelude() -> String {
+    format!(
+        r"local P = ARGV[1] .. ':'
+local K_NEXT_USER_ID = P .. '{NEXT_USER_ID}'
+local K_USER_IDS = P .. '{USER_IDS}'
+local K_NEXT_MESSAGE_ID = P .. '{NEXT_MESSAGE_ID}'
+local K_PUBLIC_TIMELINE = P .. '{PUBLIC_TIMELINE}'
+local K_SECRETS = P .. '{SECRETS}'
+local F_NAME, F_EMAIL, F_PW_HASH = '{FIELD_NAME}', '{FIELD_EMAIL}', '{FIELD_PW_HASH}'
+local F_AUTHOR, F_TEXT, F_PUB_DATE = '{FIELD_AUTHOR}', '{FIELD_TEXT}', '{FIELD_PUB_DATE}'
+local function user_key(id) return P .. '{USER}' .. id end
+local function follows_key(id) return P .. '{FOLLOWS}' .. id end
+local function message_key(id) return P .. '{MESSAGE}' .. id end
+local function user_timeline_key(id) return P .. '{USER_TIMELINE}' .. id end
+local function id_string(n) return string.format('%d', n) end
+"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_live_under_the_namespace() {
+        let layout = Layout::new("ns");
+        assert_eq!(layout.namespace(), "ns");
+        assert_eq!(layout.user(UserId(7)), "ns:user:7");
+        assert_eq!(layout.follows(UserId(7)), "ns:follows:7");
+        assert_eq!(layout.latest(), "ns:latest");
+    }
+
+    #[test]
+    fn the_prelude_names_the_same_keys() {
+        let prelude = lua_prelude();
+        assert!(prelude.contains("P .. 'user:' .. id"));
+        assert!(prelude.contains("P .. 'follows:' .. id"));
+        assert!(prelude.contains("P .. 'timeline:public'"));
+        assert!(prelude.contains("F_NAME, F_EMAIL, F_PW_HASH = 'name', 'email', 'pw_hash'"));
+    }
+}

@@ -1,0 +1,336 @@
+//! Redis-specific behaviour beyond the shared suite: races between server
+//! instances (separate connections), paging, the home merge, namespaces.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use minitwit_core::{
+    Email, MessageId, MessageText, NewUser, PageRequest, PasswordHash, Store, StoreError, Timeline,
+    User, UserId, Username,
+};
+use minitwit_store_redis::{RedisConfig, RedisStore};
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        username: Username::parse(name).unwrap(),
+        email: Email::parse(&format!("{}@example.org", name.replace(' ', "."))).unwrap(),
+        password_hash: PasswordHash::from_phc(format!("$argon2id$v=19$hash-of-{name}")),
+    }
+}
+
+async fn register(store: &RedisStore, name: &str) -> User {
+    store.create_user(new_user(name)).await.unwrap()
+}
+
+async fn post(store: &RedisStore, author: UserId, text: &str) -> MessageId {
+    store
+        .post(author, MessageText::parse(text).unwrap(), 1_700_000_000)
+        .await
+        .unwrap()
+}
+
+fn ids(messages: &[minitwit_core::Message]) -> Vec<u64> {
+    messages.iter().map(|message| message.id.0).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_of_sixteen_concurrent_registrations_wins() {
+    let config = support::test_config();
+    // Four "server instances", each with its own connection.
+    let mut instances = Vec::new();
+    for _ in 0..4 {
+        instances.push(support::connect(config.clone()).await);
+    }
+    let mut tasks = Vec::new();
+    for attempt in 0..16 {
+        let store = instances[attempt % 4].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut user = new_user("Roger Histand");
+            user.email = Email::parse(&format!("attempt{attempt}@example.org")).unwrap();
+            store.create_user(user).await
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(user) => winners.push(user),
+            Err(StoreError::UsernameTaken) => {}
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one registration succeeds");
+    let stored = instances[3]
+        .user_by_name("Roger Histand")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.user, winners[0]);
+    // The losers did not use up ids: the next user gets the next one.
+    let next = register(&instances[1], "Someone Else").await;
+    assert_eq!(next.id.0, winners[0].id.0 + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_posts_from_many_instances_get_unique_growing_ids() {
+    let config = support::test_config();
+    let first = support::connect(config.clone()).await;
+    let second = support::connect(config).await;
+    let author = register(&first, "Ada").await.id;
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let store = if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            post(&store, author, &format!("message {n}")).await
+        }));
+    }
+    let mut all = BTreeSet::new();
+    for task in tasks {
+        assert!(all.insert(task.await.unwrap().0), "duplicate id");
+    }
+    let later = post(&second, author, "after all of them").await;
+    assert!(all.iter().all(|id| *id < later.0));
+    let page = first
+        .timeline(Timeline::Public, PageRequest::first(100))
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 41);
+}
+
+#[tokio::test]
+async fn pages_walk_every_message_once_while_others_post() {
+    let store = support::fresh_redis_store().await;
+    let ada = register(&store, "Ada").await.id;
+    let grace = register(&store, "Grace").await.id;
+    let mut posted = Vec::new();
+    for n in 0..25 {
+        let author = if n % 3 == 0 { grace } else { ada };
+        posted.push(post(&store, author, &format!("m{n}")).await.0);
+    }
+    posted.reverse();
+
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .timeline(Timeline::Public, PageRequest { before, limit: 7 })
+            .await
+            .unwrap();
+        // Posting during the walk does not disturb it.
+        post(&store, ada, "posted during the walk").await;
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 7);
+        seen.extend(ids(&page));
+        before = page.last().map(|message| message.id);
+    }
+    assert_eq!(seen, posted);
+
+    let user_page = store
+        .timeline(Timeline::User(grace), PageRequest::first(100))
+        .await
+        .unwrap();
+    assert!(user_page.iter().all(|message| message.author.id == grace));
+    assert_eq!(user_page.len(), 9);
+    assert!(user_page.windows(2).all(|pair| pair[0].id > pair[1].id));
+    assert_eq!(user_page[0].author.username.as_str(), "Grace");
+    assert_eq!(user_page[0].text.as_str(), "m24");
+    assert_eq!(user_page[0].pub_date, 1_700_000_000);
+
+    let none = store
+        .timeline(Timeline::Public, PageRequest::before(MessageId(1), 10))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let zero = store
+        .timeline(Timeline::Public, PageRequest::first(0))
+        .await
+        .unwrap();
+    assert!(zero.is_empty());
+    let huge = store
+        .timeline(Timeline::Public, PageRequest::first(usize::MAX))
+        .await
+        .unwrap();
+    assert_eq!(huge.len(), 25 + 5);
+}
+
+#[tokio::test]
+async fn home_timeline_merges_own_and_followed_messages() {
+    let store = support::fresh_redis_store().await;
+    let me = register(&store, "Me").await.id;
+    let friend = register(&store, "Friend").await.id;
+    let other = register(&store, "Other").await.id;
+    let stranger = register(&store, "Stranger").await.id;
+    assert!(store.follow(me, friend).await.unwrap());
+    assert!(store.follow(me, other).await.unwrap());
+    // Following oneself at the store level must not duplicate messages.
+    assert!(store.follow(me, me).await.unwrap());
+
+    let mut expected = Vec::new();
+    for n in 0..30_u64 {
+        let author = [me, friend, other, stranger][usize::try_from(n % 4).unwrap()];
+        let id = post(&store, author, &format!("m{n}")).await;
+        if author != stranger {
+            expected.push(id.0);
+        }
+    }
+    expected.reverse();
+
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .timeline(Timeline::Home(me), PageRequest { before, limit: 4 })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        seen.extend(ids(&page));
+        before = page.last().map(|message| message.id);
+    }
+    assert_eq!(seen, expected);
+
+    assert!(store.unfollow(me, other).await.unwrap());
+    assert!(!store.unfollow(me, other).await.unwrap());
+    let page = store
+        .timeline(Timeline::Home(me), PageRequest::first(100))
+        .await
+        .unwrap();
+    assert!(
+        page.iter()
+            .all(|message| [me, friend].contains(&message.author.id))
+    );
+    assert_eq!(page.len(), 16);
+
+    let lonely = store
+        .timeline(Timeline::Home(stranger), PageRequest::first(3))
+        .await
+        .unwrap();
+    assert_eq!(lonely.len(), 3);
+    assert!(lonely.iter().all(|message| message.author.id == stranger));
+}
+
+#[tokio::test]
+async fn followees_are_a_set_in_id_order() {
+    let store = support::fresh_redis_store().await;
+    let me = register(&store, "Me").await.id;
+    let mut others = Vec::new();
+    for name in ["A", "B", "C", "D"] {
+        others.push(register(&store, name).await);
+    }
+    for user in others.iter().rev() {
+        assert!(store.follow(me, user.id).await.unwrap());
+    }
+    assert!(!store.follow(me, others[1].id).await.unwrap());
+    assert!(store.is_following(me, others[2].id).await.unwrap());
+    assert!(!store.is_following(others[2].id, me).await.unwrap());
+    assert_eq!(store.followees(me, 100).await.unwrap(), others);
+    assert_eq!(store.followees(me, 2).await.unwrap(), others[..2]);
+    assert!(store.followees(me, 0).await.unwrap().is_empty());
+    assert!(store.followees(others[0].id, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn users_round_trip_with_unicode_names() {
+    let store = support::fresh_redis_store().await;
+    let created = register(&store, "Zoë Ångström 李").await;
+    let by_name = store
+        .user_by_name("Zoë Ångström 李")
+        .await
+        .unwrap()
+        .unwrap();
+    let by_id = store.user_by_id(created.id).await.unwrap().unwrap();
+    assert_eq!(by_name, by_id);
+    assert_eq!(by_name.user, created);
+    assert_eq!(
+        by_name.password_hash.as_phc(),
+        "$argon2id$v=19$hash-of-Zoë Ångström 李"
+    );
+    assert!(
+        store
+            .user_by_name("zoë ångström 李")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.user_by_id(UserId(999)).await.unwrap().is_none());
+    assert!(matches!(
+        store.create_user(new_user("Zoë Ångström 李")).await,
+        Err(StoreError::UsernameTaken)
+    ));
+}
+
+#[tokio::test]
+async fn latest_and_secrets() {
+    let store = support::fresh_redis_store().await;
+    assert_eq!(store.latest().await.unwrap(), None);
+    store.set_latest(1337).await.unwrap();
+    store.set_latest(1).await.unwrap();
+    assert_eq!(store.latest().await.unwrap(), Some(1));
+    store.set_latest(-5).await.unwrap();
+    assert_eq!(store.latest().await.unwrap(), Some(-5));
+
+    let binary: Vec<u8> = (0..=255).collect();
+    let first = store.get_or_init_secret("session", &binary).await.unwrap();
+    assert_eq!(first, binary);
+    let second = store.get_or_init_secret("session", b"other").await.unwrap();
+    assert_eq!(second, binary);
+    let other = store.get_or_init_secret("csrf", b"other").await.unwrap();
+    assert_eq!(other, b"other");
+}
+
+#[tokio::test]
+async fn namespaces_do_not_see_each_other() {
+    let url = support::shared_url();
+    let one =
+        support::connect(RedisConfig::new(url.clone()).with_namespace(support::unique_namespace()))
+            .await;
+    let two =
+        support::connect(RedisConfig::new(url).with_namespace(support::unique_namespace())).await;
+    assert_ne!(one.namespace(), two.namespace());
+
+    let ada = register(&one, "Ada").await;
+    post(&one, ada.id, "only in one").await;
+    one.set_latest(42).await.unwrap();
+    one.get_or_init_secret("session", b"one").await.unwrap();
+
+    assert!(two.user_by_name("Ada").await.unwrap().is_none());
+    assert!(two.user_by_id(ada.id).await.unwrap().is_none());
+    assert!(
+        two.timeline(Timeline::Public, PageRequest::first(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(two.latest().await.unwrap(), None);
+    assert_eq!(
+        two.get_or_init_secret("session", b"two").await.unwrap(),
+        b"two"
+    );
+    // The same name is free in the other namespace, and ids start over.
+    let other_ada = register(&two, "Ada").await;
+    assert_eq!(other_ada.id, ada.id);
+    assert_eq!(one.latest().await.unwrap(), Some(42));
+}
+
+#[tokio::test]
+async fn bad_configurations_are_refused_before_connecting() {
+    let bad_namespace = RedisConfig::new(support::shared_url()).with_namespace("a:b");
+    assert!(matches!(
+        RedisStore::connect(bad_namespace).await,
+        Err(minitwit_store_redis::RedisStoreError::InvalidNamespace(_))
+    ));
+    let bad_url = RedisConfig::new("http://example.org");
+    assert!(matches!(
+        RedisStore::connect(bad_url).await,
+        Err(minitwit_store_redis::RedisStoreError::InvalidUrl { .. })
+    ));
+}

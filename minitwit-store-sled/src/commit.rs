@@ -1,0 +1,262 @@
+//! Group commit: a write is acknowledged only once it is on disk, and
+//! concurrent writers share one `fsync`.
+//!
+//! Flushing sled after every write costs a disk sync per write; never
+//! flushing loses acknowledged writes when the process is killed. So every
+//! write, once applied to sled, takes a number from a sequence
+//! ([`GroupCommit::written`]) and waits until the flusher reports that number
+//! durable. One flusher thread loops: it reads how far the sequence has come,
+//! runs **one** `flush` (which covers every write applied before it started),
+//! and publishes that position on a [`watch`] channel, waking every writer it
+//! covered at once. While one flush runs, the next writers queue up and are
+//! covered by the next flush together, so the number of syncs adapts to the
+//! load: one per write when idle, one per batch when busy.
+//!
+//! The flusher is an OS thread rather than a task so that it works whether or
+//! not the store is opened inside an async runtime, and keeps working when
+//! the runtime that opened the store shuts down while the store lives on.
+//! Writers wait on the channel asynchronously and never block the executor.
+//!
+//! A failed flush is reported to every writer it was meant to cover, as
+//! [`StoreError::Backend`]. Dropping the [`GroupCommit`] makes the thread
+//! flush whatever is left and stop, and waits for it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+
+use minitwit_core::StoreError;
+use tokio::sync::watch;
+
+/// How far the flusher has come.
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    /// Every write numbered up to this one is durable.
+    durable: u64,
+    /// The writes numbered up to this one (and above `durable`) were covered
+    /// by a flush that failed, with this error.
+    failed: Option<(u64, sled::Error)>,
+}
+
+/// State shared by the writers and the flusher thread.
+#[derive(Debug)]
+struct Shared {
+    /// Number of the last write applied.
+    written: AtomicU64,
+    /// Set when the store is dropped.
+    shutdown: AtomicBool,
+    /// What the flusher has made durable so far.
+    progress: watch::Sender<Progress>,
+}
+
+/// The group committer of one sled database (see the module docs).
+#[derive(Debug)]
+pub(crate) struct GroupCommit {
+    shared: Arc<Shared>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+impl GroupCommit {
+    /// Starts the flusher thread of `db`.
+    pub(crate) fn start(db: sled::Db) -> std::io::Result<Self> {
+        Self::with_flush(move || db.flush().map(drop))
+    }
+
+    /// Starts a flusher thread that makes writes durable by calling `flush`.
+    fn with_flush(
+        flush: impl FnMut() -> sled::Result<()> + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            written: AtomicU64::new(0),
+            shutdown: AtomicBool::new(false),
+            progress: watch::Sender::new(Progress::default()),
+        });
+        let flusher = thread::Builder::new()
+            .name("minitwit-sled-flush".into())
+            .spawn({
+                let shared = Arc::clone(&shared);
+                move || run_flusher(flush, &shared)
+            })?;
+        Ok(Self {
+            shared,
+            flusher: Some(flusher),
+        })
+    }
+
+    /// Waits until the write just applied by the caller is durable.
+    ///
+    /// Call it after the write has returned from sled, and only when
+    /// something was written.
+    pub(crate) async fn written(&self) -> Result<(), StoreError> {
+        let number = self.shared.written.fetch_add(1, Ordering::AcqRel) + 1;
+        self.wake_flusher();
+        self.wait_durable(number).await
+    }
+
+    /// Waits until every write applied so far, by anyone, is durable: for a
+    /// call that changed nothing but must not acknowledge a state that a
+    /// concurrent, not yet durable write produced.
+    pub(crate) async fn barrier(&self) -> Result<(), StoreError> {
+        let number = self.shared.written.load(Ordering::Acquire);
+        if self.shared.progress.borrow().durable >= number {
+            return Ok(());
+        }
+        self.wake_flusher();
+        self.wait_durable(number).await
+    }
+
+    fn wake_flusher(&self) {
+        if let Some(flusher) = &self.flusher {
+            flusher.thread().unpark();
+        }
+    }
+
+    async fn wait_durable(&self, number: u64) -> Result<(), StoreError> {
+        let mut progress = self.shared.progress.subscribe();
+        let reached = progress
+            .wait_for(|p| {
+                p.durable >= number || p.failed.as_ref().is_some_and(|(upto, _)| *upto >= number)
+            })
+            .await
+            .map_err(|_| StoreError::backend("the sled flusher stopped"))?;
+        if reached.durable >= number {
+            return Ok(());
+        }
+        match &reached.failed {
+            Some((_, err)) => Err(StoreError::backend(err.clone())),
+            None => Err(StoreError::backend("the sled flusher stopped")),
+        }
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        if let Some(flusher) = self.flusher.take() {
+            flusher.thread().unpark();
+            if flusher.join().is_err() {
+                tracing::error!("the sled flusher thread panicked");
+            }
+        }
+    }
+}
+
+/// The flusher thread: flush whenever writes are waiting, park otherwise.
+fn run_flusher(mut flush: impl FnMut() -> sled::Result<()>, shared: &Shared) {
+    let mut durable = 0;
+    loop {
+        // Read the position before flushing: every write numbered up to it
+        // was applied before its number was taken, so before this flush.
+        let target = shared.written.load(Ordering::Acquire);
+        if target > durable {
+            match flush() {
+                Ok(()) => {
+                    durable = target;
+                    shared.progress.send_modify(|p| p.durable = target);
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "flushing sled failed; failing the waiting writes");
+                    shared
+                        .progress
+                        .send_modify(|p| p.failed = Some((target, err.clone())));
+                    // Do not spin on a broken disk; the writes are answered
+                    // and the next ones retry.
+                    durable = target;
+                }
+            }
+            continue;
+        }
+        if shared.shutdown.load(Ordering::Acquire) {
+            return;
+        }
+        // An unpark that happened since the load above is remembered, so a
+        // writer that numbered its write after it cannot be missed.
+        thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn concurrent_writers_are_all_answered() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let commit = Arc::new(GroupCommit::start(db.clone()).unwrap());
+        let mut tasks = Vec::new();
+        for i in 0..64_u32 {
+            let db = db.clone();
+            let commit = Arc::clone(&commit);
+            tasks.push(tokio::spawn(async move {
+                db.insert(i.to_be_bytes(), &[1]).unwrap();
+                commit.written().await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let progress = commit.shared.progress.borrow().clone();
+        assert_eq!(progress.durable, 64);
+        assert!(progress.failed.is_none());
+        commit.barrier().await.unwrap();
+    }
+
+    #[test]
+    fn works_without_a_runtime_and_drop_does_not_hang() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let commit = GroupCommit::start(db.clone()).unwrap();
+        db.insert(b"k", b"v").unwrap();
+        block_on(commit.written()).unwrap();
+        db.insert(b"k2", b"v").unwrap();
+        // Numbered but never awaited: dropping still flushes and returns.
+        commit.shared.written.fetch_add(1, Ordering::AcqRel);
+        drop(commit);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_flush_fails_the_writes_it_covered_then_recovers() {
+        let fail = Arc::new(AtomicBool::new(true));
+        let flushes = Arc::new(AtomicU64::new(0));
+        let commit = Arc::new(
+            GroupCommit::with_flush({
+                let (fail, flushes) = (Arc::clone(&fail), Arc::clone(&flushes));
+                move || {
+                    flushes.fetch_add(1, Ordering::SeqCst);
+                    if fail.load(Ordering::SeqCst) {
+                        Err(sled::Error::Io(std::io::Error::other("disk on fire")))
+                    } else {
+                        Ok(())
+                    }
+                }
+            })
+            .unwrap(),
+        );
+        let failed: Vec<_> = (0..8)
+            .map(|_| {
+                let commit = Arc::clone(&commit);
+                tokio::spawn(async move { commit.written().await })
+            })
+            .collect();
+        for write in failed {
+            let err = write.await.unwrap().unwrap_err();
+            assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+            assert!(err.to_string().contains("disk on fire"), "{err}");
+        }
+        assert!(commit.barrier().await.is_err());
+        fail.store(false, Ordering::SeqCst);
+        commit.written().await.unwrap();
+        // A later successful flush covers the earlier writes too.
+        commit.barrier().await.unwrap();
+        assert!(flushes.load(Ordering::SeqCst) >= 2);
+    }
+
+    /// A minimal executor: polls `future` on this thread until it is ready.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(future)
+    }
+}

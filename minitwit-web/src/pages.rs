@@ -1,0 +1,487 @@
+//! The pages and actions of the site. Each handler parses, makes one call to
+//! the service and renders; guards decide who may do what.
+
+use minitwit_core::{Error, ErrorKind, MessageId, Page, PageRequest, Registration, User};
+use rocket::form::Form;
+use rocket::http::{CookieJar, Status};
+use rocket::request::{FlashMessage, Outcome};
+use rocket::response::{self, Flash, Redirect, Responder};
+use rocket::{Catcher, FromForm, Request, Route, State, catch, catchers, get, post, routes};
+use rocket_dyn_templates::Template;
+
+use crate::csrf::SameOrigin;
+use crate::session::{SignedIn, Viewer, sign_in, sign_out};
+use crate::views::{
+    ErrorPage, Layout, LoginPage, Profile, RegisterPage, Relation, TimelineKind, TimelinePage,
+    user_url,
+};
+use crate::{PAGE_SIZE, Site};
+
+/// What a handler answers with.
+#[derive(Responder)]
+pub(crate) enum Reply {
+    /// A rendered page.
+    Page(Template),
+    /// A plain redirect.
+    Redirect(Redirect),
+    /// A redirect that flashes a message on the next page.
+    Flash(Flash<Redirect>),
+}
+
+/// A failure shown as one of the site's error pages.
+#[derive(Debug)]
+pub(crate) struct PageError(Status);
+
+impl From<Error> for PageError {
+    fn from(err: Error) -> Self {
+        match err.kind() {
+            ErrorKind::Unavailable | ErrorKind::Internal => {
+                tracing::error!(error = %err, source = ?std::error::Error::source(&err), "request failed");
+            }
+            _ => tracing::debug!(error = %err, "request refused"),
+        }
+        Self(Status::from_code(err.status_code()).unwrap_or(Status::InternalServerError))
+    }
+}
+
+impl<'r> Responder<'r, 'static> for PageError {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        Err(self.0)
+    }
+}
+
+type PageResult = Result<Reply, PageError>;
+
+fn page_request(before: Option<u64>) -> PageRequest {
+    match before {
+        Some(id) => PageRequest::before(MessageId(id), PAGE_SIZE),
+        None => PageRequest::first(PAGE_SIZE),
+    }
+}
+
+fn render_timeline(
+    site: &Site,
+    layout: Layout,
+    kind: TimelineKind,
+    profile: Option<Profile>,
+    (page, base, before): (&Page, &str, Option<u64>),
+) -> PageResult {
+    let context = TimelinePage::new(
+        layout,
+        kind,
+        profile,
+        page,
+        base,
+        before.is_some(),
+        site.config.avatars,
+    );
+    Ok(Reply::Page(Template::render("timeline.html", context)))
+}
+
+#[get("/?<before>")]
+async fn home(
+    viewer: Viewer,
+    flash: Option<FlashMessage<'_>>,
+    site: &State<Site>,
+    before: Option<u64>,
+) -> PageResult {
+    let Some(user) = viewer.0 else {
+        return Ok(Reply::Redirect(Redirect::to("/public")));
+    };
+    let page = site
+        .service
+        .home_timeline(user.id, page_request(before))
+        .await?;
+    let layout = Layout::new("My Timeline", Some(&user), flash);
+    render_timeline(site, layout, TimelineKind::Home, None, (&page, "/", before))
+}
+
+#[get("/public?<before>")]
+async fn public(
+    viewer: Viewer,
+    flash: Option<FlashMessage<'_>>,
+    site: &State<Site>,
+    before: Option<u64>,
+) -> PageResult {
+    let page = site.service.public_timeline(page_request(before)).await?;
+    let layout = Layout::new("Public Timeline", viewer.0.as_ref(), flash);
+    render_timeline(
+        site,
+        layout,
+        TimelineKind::Public,
+        None,
+        (&page, "/public", before),
+    )
+}
+
+#[get("/<username>?<before>")]
+async fn user_timeline(
+    username: &str,
+    viewer: Viewer,
+    flash: Option<FlashMessage<'_>>,
+    site: &State<Site>,
+    before: Option<u64>,
+) -> PageResult {
+    let (user, page) = site
+        .service
+        .user_timeline(username, page_request(before))
+        .await?;
+    let profile = Profile::new(&user, relation(site, viewer.0.as_ref(), &user).await?);
+    let title = format!("{}'s Timeline", user.username);
+    let layout = Layout::new(title, viewer.0.as_ref(), flash);
+    let base = user_url(user.username.as_str());
+    render_timeline(
+        site,
+        layout,
+        TimelineKind::User,
+        Some(profile),
+        (&page, &base, before),
+    )
+}
+
+async fn relation(site: &Site, viewer: Option<&User>, user: &User) -> Result<Relation, Error> {
+    Ok(match viewer {
+        None => Relation::Anonymous,
+        Some(viewer) if viewer.id == user.id => Relation::Myself,
+        Some(viewer) if site.service.is_following(viewer.id, user.id).await? => Relation::Following,
+        Some(_) => Relation::NotFollowing,
+    })
+}
+
+/// Follow or unfollow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Follow,
+    Unfollow,
+}
+
+async fn change_follow(site: &Site, user: &User, username: &str, change: Change) -> PageResult {
+    let result = match change {
+        Change::Follow => site.service.follow(user.id, username).await,
+        Change::Unfollow => site.service.unfollow(user.id, username).await,
+    };
+    match result {
+        Ok(followee) => {
+            let text = match change {
+                Change::Follow => format!("You are now following \"{}\"", followee.username),
+                Change::Unfollow => {
+                    format!("You are no longer following \"{}\"", followee.username)
+                }
+            };
+            let back = Redirect::to(user_url(followee.username.as_str()));
+            Ok(Reply::Flash(Flash::success(back, text)))
+        }
+        Err(err) if err.kind() == ErrorKind::Invalid => {
+            let back = Redirect::to(user_url(username));
+            Ok(Reply::Flash(Flash::error(back, err.to_string())))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The legacy link form that non-browser clients use.
+#[get("/<username>/follow")]
+async fn follow_link(
+    _csrf: SameOrigin,
+    user: SignedIn,
+    username: &str,
+    site: &State<Site>,
+) -> PageResult {
+    change_follow(site, &user.0, username, Change::Follow).await
+}
+
+/// The form the page itself uses.
+#[post("/<username>/follow")]
+async fn follow_form(
+    _csrf: SameOrigin,
+    user: SignedIn,
+    username: &str,
+    site: &State<Site>,
+) -> PageResult {
+    change_follow(site, &user.0, username, Change::Follow).await
+}
+
+#[get("/<username>/unfollow")]
+async fn unfollow_link(
+    _csrf: SameOrigin,
+    user: SignedIn,
+    username: &str,
+    site: &State<Site>,
+) -> PageResult {
+    change_follow(site, &user.0, username, Change::Unfollow).await
+}
+
+#[post("/<username>/unfollow")]
+async fn unfollow_form(
+    _csrf: SameOrigin,
+    user: SignedIn,
+    username: &str,
+    site: &State<Site>,
+) -> PageResult {
+    change_follow(site, &user.0, username, Change::Unfollow).await
+}
+
+/// The posting form.
+#[derive(Debug, FromForm)]
+struct MessageForm {
+    #[field(default = "")]
+    text: String,
+}
+
+#[post("/add_message", data = "<form>")]
+async fn add_message(
+    _csrf: SameOrigin,
+    user: SignedIn,
+    site: &State<Site>,
+    form: Form<MessageForm>,
+) -> PageResult {
+    match site.service.post(user.0.id, &form.text).await {
+        Ok(_) => Ok(Reply::Flash(Flash::success(
+            Redirect::to("/"),
+            "Your message was recorded",
+        ))),
+        Err(err) if err.kind() == ErrorKind::Invalid => Ok(Reply::Flash(Flash::error(
+            Redirect::to("/"),
+            err.to_string(),
+        ))),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The registration form.
+#[derive(Debug, FromForm)]
+struct RegisterForm {
+    #[field(default = "")]
+    username: String,
+    #[field(default = "")]
+    email: String,
+    #[field(default = "")]
+    password: String,
+    #[field(default = "")]
+    password2: String,
+}
+
+fn register_page(
+    flash: Option<FlashMessage<'_>>,
+    error: Option<String>,
+    form: Option<&RegisterForm>,
+) -> Reply {
+    Reply::Page(Template::render(
+        "register.html",
+        RegisterPage {
+            layout: Layout::new("Sign Up", None, flash),
+            error,
+            username: form.map(|form| form.username.clone()).unwrap_or_default(),
+            email: form.map(|form| form.email.clone()).unwrap_or_default(),
+        },
+    ))
+}
+
+#[get("/register")]
+fn register_form(viewer: Viewer, flash: Option<FlashMessage<'_>>) -> Reply {
+    match viewer.0 {
+        Some(_) => Reply::Redirect(Redirect::to("/")),
+        None => register_page(flash, None, None),
+    }
+}
+
+#[post("/register", data = "<form>")]
+async fn register(
+    _csrf: SameOrigin,
+    viewer: Viewer,
+    site: &State<Site>,
+    form: Form<RegisterForm>,
+) -> PageResult {
+    if viewer.0.is_some() {
+        return Ok(Reply::Redirect(Redirect::to("/")));
+    }
+    let registration = Registration {
+        username: &form.username,
+        email: &form.email,
+        password: &form.password,
+        password_confirmation: Some(&form.password2),
+    };
+    match site.service.register(registration).await {
+        Ok(_) => {
+            let text = "You were successfully registered and can login now";
+            Ok(Reply::Flash(Flash::success(Redirect::to("/login"), text)))
+        }
+        Err(err) if err.kind() == ErrorKind::Invalid => {
+            Ok(register_page(None, Some(err.to_string()), Some(&form)))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The sign-in form.
+#[derive(Debug, FromForm)]
+struct LoginForm {
+    #[field(default = "")]
+    username: String,
+    #[field(default = "")]
+    password: String,
+}
+
+fn login_page(flash: Option<FlashMessage<'_>>, error: Option<String>, username: &str) -> Reply {
+    Reply::Page(Template::render(
+        "login.html",
+        LoginPage {
+            layout: Layout::new("Sign In", None, flash),
+            error,
+            username: username.to_owned(),
+        },
+    ))
+}
+
+#[get("/login")]
+fn login_form(viewer: Viewer, flash: Option<FlashMessage<'_>>) -> Reply {
+    match viewer.0 {
+        Some(_) => Reply::Redirect(Redirect::to("/")),
+        None => login_page(flash, None, ""),
+    }
+}
+
+#[post("/login", data = "<form>")]
+async fn login(
+    _csrf: SameOrigin,
+    viewer: Viewer,
+    site: &State<Site>,
+    cookies: &CookieJar<'_>,
+    form: Form<LoginForm>,
+) -> PageResult {
+    if viewer.0.is_some() {
+        return Ok(Reply::Redirect(Redirect::to("/")));
+    }
+    match site
+        .service
+        .authenticate(&form.username, &form.password)
+        .await
+    {
+        Ok(user) => {
+            sign_in(cookies, &user, site.config.secure_cookies);
+            Ok(Reply::Flash(Flash::success(
+                Redirect::to("/"),
+                "You were logged in",
+            )))
+        }
+        Err(err) if matches!(err.kind(), ErrorKind::Credentials | ErrorKind::Invalid) => {
+            Ok(login_page(None, Some(err.to_string()), &form.username))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[get("/logout")]
+fn logout(_csrf: SameOrigin, cookies: &CookieJar<'_>) -> Flash<Redirect> {
+    sign_out(cookies);
+    Flash::success(Redirect::to("/public"), "You were logged out")
+}
+
+/// The site's routes.
+pub(crate) fn routes() -> Vec<Route> {
+    routes![
+        home,
+        public,
+        user_timeline,
+        follow_link,
+        follow_form,
+        unfollow_link,
+        unfollow_form,
+        add_message,
+        register_form,
+        register,
+        login_form,
+        login,
+        logout,
+    ]
+}
+
+/// Title, text, and whether to offer signing in, for an error status.
+fn describe(status: Status) -> (&'static str, &'static str, bool) {
+    match status.code {
+        401 => (
+            "Please sign in",
+            "You need to be signed in to do that.",
+            true,
+        ),
+        403 => (
+            "Request refused",
+            "This request did not come from MiniTwit's own pages, so it was refused. \
+             If you followed a link or a form from another site, open MiniTwit and try again there.",
+            false,
+        ),
+        404 => (
+            "Page not found",
+            "There is no such page or user here.",
+            false,
+        ),
+        503 => (
+            "Temporarily unavailable",
+            "The service is temporarily unavailable, please try again in a moment.",
+            false,
+        ),
+        400..=499 => ("Bad request", "The request could not be understood.", false),
+        _ => (
+            "Something went wrong",
+            "Something went wrong on our side. Please try again later.",
+            false,
+        ),
+    }
+}
+
+async fn error_page(status: Status, req: &Request<'_>) -> (Status, Template) {
+    let viewer = match req.guard::<Viewer>().await {
+        Outcome::Success(viewer) => viewer.0,
+        Outcome::Error(_) | Outcome::Forward(_) => None,
+    };
+    let (title, message, offer_sign_in) = describe(status);
+    let context = ErrorPage {
+        layout: Layout::new(title, viewer.as_ref(), None),
+        status: status.code,
+        message: message.to_owned(),
+        offer_sign_in: offer_sign_in && viewer.is_none(),
+    };
+    (status, Template::render("error.html", context))
+}
+
+#[catch(401)]
+async fn unauthorized(req: &Request<'_>) -> (Status, Template) {
+    error_page(Status::Unauthorized, req).await
+}
+
+#[catch(403)]
+async fn forbidden(req: &Request<'_>) -> (Status, Template) {
+    error_page(Status::Forbidden, req).await
+}
+
+#[catch(404)]
+async fn not_found(req: &Request<'_>) -> (Status, Template) {
+    error_page(Status::NotFound, req).await
+}
+
+#[catch(500)]
+async fn internal_error(req: &Request<'_>) -> (Status, Template) {
+    error_page(Status::InternalServerError, req).await
+}
+
+#[catch(503)]
+async fn unavailable(req: &Request<'_>) -> (Status, Template) {
+    error_page(Status::ServiceUnavailable, req).await
+}
+
+#[catch(default)]
+async fn any_error(status: Status, req: &Request<'_>) -> (Status, Template) {
+    error_page(status, req).await
+}
+
+/// The site's HTML error pages.
+pub(crate) fn catchers() -> Vec<Catcher> {
+    catchers![
+        unauthorized,
+        forbidden,
+        not_found,
+        internal_error,
+        unavailable,
+        any_error
+    ]
+}

@@ -1,0 +1,10 @@
+//! The site through Rocket's local client, against the in-memory store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod csrf;
+mod outage;
+mod pages;
+mod paging;
+mod session;

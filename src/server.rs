@@ -1,0 +1,110 @@
+//! `minitwit serve`: opens the store, builds the service and serves both
+//! frontends until a shutdown signal, then makes every write durable.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use minitwit_core::{MemoryStore, MiniTwit, Store};
+use minitwit_sim_api::ApiConfig;
+use minitwit_store_redis::{RedisConfig, RedisStore};
+use minitwit_store_sled::{SledConfig, SledStore};
+use minitwit_web::{AvatarStyle, WebConfig};
+
+use crate::cli::ServeArgs;
+use crate::settings::Settings;
+use crate::store_url::StoreUrl;
+
+/// Serves until Rocket's shutdown signals (`SIGTERM`, Ctrl-C).
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let figment = rocket::Config::figment();
+    let mut settings = Settings::load(&figment).context("invalid MiniTwit settings")?;
+    if let Some(store) = args.store {
+        settings.store = store;
+    }
+    let url = StoreUrl::parse(&settings.store)?;
+    let store = open_store(&url, &settings).await?;
+    tracing::info!(store = %url, "opened the store");
+
+    let mut builder = MiniTwit::builder(Arc::clone(&store));
+    if let Some(concurrency) = settings.hash_concurrency {
+        builder = builder.max_concurrent_hashes(concurrency);
+    }
+    let service = builder.build().context("cannot set up password hashing")?;
+
+    let site = rocket::custom(figment.clone())
+        .attach(minitwit_web::stage(service.clone(), web_config(&settings)?))
+        .attach(minitwit_sim_api::stage(
+            service.clone(),
+            api_config(&settings, &settings.api_prefix),
+        ));
+    let served = match settings.api_port {
+        None => launch(site).await,
+        Some(port) => {
+            let api_only = rocket::custom(figment.merge(("port", port)))
+                .attach(minitwit_sim_api::stage(service, api_config(&settings, "/")));
+            tokio::try_join!(launch(site), launch(api_only)).map(|_| ())
+        }
+    };
+    // Whatever stopped the server, acknowledged writes must be on disk.
+    let flushed = store.flush().await.context("cannot flush the store");
+    served?;
+    flushed?;
+    tracing::info!("stopped; every acknowledged write is durable");
+    Ok(())
+}
+
+async fn launch(rocket: rocket::Rocket<rocket::Build>) -> anyhow::Result<()> {
+    rocket
+        .launch()
+        .await
+        .map(|_| ())
+        // Formatting a rocket::Error marks it handled (it panics if dropped
+        // unhandled).
+        .map_err(|err| anyhow::anyhow!("the server failed: {err}"))
+}
+
+async fn open_store(url: &StoreUrl, settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match url {
+        StoreUrl::Sled(path) => {
+            let config = SledConfig::new(path)
+                .cache_capacity(settings.sled_cache_mb.saturating_mul(1024 * 1024));
+            let store = SledStore::open(config)
+                .with_context(|| format!("cannot open the sled store at {}", path.display()))?;
+            Arc::new(store)
+        }
+        StoreUrl::Redis(redis_url) => {
+            let mut config =
+                RedisConfig::new(redis_url.clone()).with_namespace(&settings.redis_namespace);
+            config.connect_timeout = Duration::from_millis(settings.redis_connect_timeout_ms);
+            config.response_timeout = Duration::from_millis(settings.redis_response_timeout_ms);
+            let store = RedisStore::connect(config)
+                .await
+                .with_context(|| format!("cannot connect to Redis at {url}"))?;
+            Arc::new(store)
+        }
+        StoreUrl::Memory => Arc::new(MemoryStore::new()),
+    })
+}
+
+fn web_config(settings: &Settings) -> anyhow::Result<WebConfig> {
+    let avatars = match settings.avatars.as_str() {
+        "identicon" => AvatarStyle::Identicon,
+        "gravatar" => AvatarStyle::Gravatar,
+        other => anyhow::bail!("MINITWIT_AVATARS must be identicon or gravatar, not {other:?}"),
+    };
+    Ok(WebConfig {
+        secure_cookies: settings.secure_cookies,
+        avatars,
+        ..WebConfig::default()
+    })
+}
+
+fn api_config(settings: &Settings, prefix: &str) -> ApiConfig {
+    ApiConfig {
+        max_no: settings.max_no,
+        ..ApiConfig::default()
+    }
+    .with_prefix(prefix)
+    .with_credential(&settings.api_user, &settings.api_password)
+}

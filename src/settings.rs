@@ -1,0 +1,112 @@
+//! The application's settings, read the way Rocket reads its own: defaults,
+//! then the `[PROFILE.minitwit]` table of `Rocket.toml`, then `MINITWIT_*`
+//! environment variables, then command-line flags.
+
+use rocket::figment::Figment;
+use rocket::figment::providers::{Env, Serialized};
+use serde::{Deserialize, Serialize};
+
+/// Every setting of the `minitwit` server. The README's configuration table
+/// lists them with their environment variables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// `MINITWIT_STORE`: `sled:PATH`, `redis://HOST:PORT[/DB]` or `memory:`.
+    pub store: String,
+    /// `MINITWIT_API_PREFIX`: where the simulator API is mounted.
+    pub api_prefix: String,
+    /// `MINITWIT_API_PORT`: also serve the API at the root of this port.
+    pub api_port: Option<u16>,
+    /// `MINITWIT_API_USER`: the user of the accepted Basic credential.
+    pub api_user: String,
+    /// `MINITWIT_API_PASSWORD`: the password of the accepted credential.
+    pub api_password: String,
+    /// `MINITWIT_MAX_NO`: the largest `no` the API honours.
+    pub max_no: usize,
+    /// `MINITWIT_SLED_CACHE_MB`: sled's page cache bound, in MiB.
+    pub sled_cache_mb: u64,
+    /// `MINITWIT_REDIS_NAMESPACE`: prefix of every Redis key.
+    pub redis_namespace: String,
+    /// `MINITWIT_REDIS_CONNECT_TIMEOUT_MS`: Redis connection timeout.
+    pub redis_connect_timeout_ms: u64,
+    /// `MINITWIT_REDIS_RESPONSE_TIMEOUT_MS`: Redis per-command timeout.
+    pub redis_response_timeout_ms: u64,
+    /// `MINITWIT_SECURE_COOKIES`: mark the session cookie `Secure` (behind
+    /// TLS or a TLS-terminating proxy).
+    pub secure_cookies: bool,
+    /// `MINITWIT_AVATARS`: `identicon` (served by us) or `gravatar`.
+    pub avatars: String,
+    /// `MINITWIT_HASH_CONCURRENCY`: password hashes running at once
+    /// (default: the number of CPUs).
+    pub hash_concurrency: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            store: "sled:./minitwit-data".into(),
+            api_prefix: "/api".into(),
+            api_port: None,
+            api_user: "simulator".into(),
+            api_password: "super_safe!".into(),
+            max_no: 10_000,
+            sled_cache_mb: 64,
+            redis_namespace: "minitwit".into(),
+            redis_connect_timeout_ms: 100,
+            redis_response_timeout_ms: 250,
+            secure_cookies: false,
+            avatars: "identicon".into(),
+            hash_concurrency: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings from Rocket's figment (for `Rocket.toml`) and the
+    /// environment.
+    ///
+    /// # Errors
+    /// A setting of the wrong type.
+    pub fn load(rocket_figment: &Figment) -> Result<Self, rocket::figment::Error> {
+        Figment::from(Serialized::defaults(Self::default()))
+            .merge(rocket_figment.focus("minitwit"))
+            .merge(Env::prefixed("MINITWIT_"))
+            .extract()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_interface() -> Result<(), rocket::figment::Error> {
+        rocket::figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            let settings = Settings::load(&rocket::Config::figment())?;
+            assert_eq!(settings, Settings::default());
+            assert_eq!(settings.store, "sled:./minitwit-data");
+            assert_eq!(settings.api_prefix, "/api");
+            Ok(())
+        });
+        Ok(())
+    }
+
+    #[test]
+    fn environment_and_rocket_toml_override_defaults() {
+        rocket::figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(
+                "Rocket.toml",
+                "[default.minitwit]\nmax_no = 50\napi_prefix = \"/x\"\n",
+            )?;
+            jail.set_env("MINITWIT_STORE", "memory:");
+            jail.set_env("MINITWIT_API_PREFIX", "/sim");
+            let settings = Settings::load(&rocket::Config::figment())?;
+            assert_eq!(settings.store, "memory:");
+            assert_eq!(settings.api_prefix, "/sim");
+            assert_eq!(settings.max_no, 50);
+            Ok(())
+        });
+    }
+}

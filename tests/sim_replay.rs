@@ -1,0 +1,180 @@
+//! End to end: the real `minitwit` binary on a sled directory, driven over
+//! HTTP by a generated scenario in the simulator's file format; then every
+//! user's follows and messages are compared with what the scenario implies,
+//! before and after a restart.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use minitwit_sim_api::SimClient;
+use minitwit_sim_api::scenario::{
+    self, ExpectedState, GeneratorConfig, ReplayOptions, compare, read_scenario, replay,
+    write_scenario,
+};
+use support::Server;
+
+fn generated_scenario(dir: &std::path::Path) -> Vec<scenario::Action> {
+    let actions = scenario::generate(GeneratorConfig {
+        users: 150,
+        actions: 2_500,
+        seed: 2026,
+    });
+    // Through the file format, as the simulator reads it.
+    let path = dir.join("scenario.tsv");
+    write_scenario(std::fs::File::create(&path).unwrap(), &actions).unwrap();
+    let read = read_scenario(std::io::BufReader::new(std::fs::File::open(&path).unwrap())).unwrap();
+    assert!(
+        read == actions,
+        "the scenario file does not read back as written"
+    );
+    read
+}
+
+async fn assert_server_holds(client: &SimClient, expected: &ExpectedState, when: &str) {
+    let differences = compare(client, expected).await.unwrap();
+    assert!(
+        differences.is_empty(),
+        "{when}: {} differences, first ones:\n{}",
+        differences.len(),
+        differences
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_scenario_is_stored_exactly_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let actions = generated_scenario(dir.path());
+    let store = format!("sled:{}", dir.path().join("data").display());
+    let mut server = Server::start(&store, dir.path());
+
+    // One connection per request, as the simulator does.
+    let client = SimClient::builder(server.api())
+        .one_connection_per_request(true)
+        .build()
+        .unwrap();
+    assert_eq!(
+        client.latest().await.unwrap(),
+        -1,
+        "a new store has no latest"
+    );
+
+    let report = replay(
+        std::slice::from_ref(&client),
+        &actions,
+        ReplayOptions::default(),
+    )
+    .await;
+    eprintln!(
+        "replayed {} actions in {:.2?}: {:.0} requests/s, p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+        report.requests,
+        report.elapsed,
+        report.throughput(),
+        report.latency_quantile(0.5),
+        report.latency_quantile(0.99),
+        report.latency_quantile(1.0),
+    );
+    assert_eq!(report.requests, actions.len());
+    assert!(
+        report.errors.is_empty(),
+        "unexpected answers: {:?}",
+        &report.errors[..report.errors.len().min(10)]
+    );
+    let expected = report.expected;
+    assert!(expected.users.len() > 100 && expected.message_count() > 1_000);
+    assert!(
+        expected
+            .users
+            .keys()
+            .any(|name| name.contains(' ') && !name.is_ascii())
+    );
+    assert_server_holds(&client, &expected, "after the replay").await;
+
+    let status = server.terminate();
+    assert!(
+        status.success(),
+        "SIGTERM should end the server with 0, got {status}:\n{}",
+        server.log()
+    );
+    server.restart();
+    assert_server_holds(&client, &expected, "after a restart").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_answered_204_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sled:{}", dir.path().join("data").display());
+    let mut server = Server::start(&store, dir.path());
+    let client = SimClient::new(&server.api()).unwrap();
+
+    client
+        .register("Kill Me", "k@example.org", "pw", Some(1))
+        .await
+        .unwrap();
+    client
+        .register("Zoë", "z@example.org", "pw", Some(2))
+        .await
+        .unwrap();
+    client.follow("Kill Me", "Zoë", Some(3)).await.unwrap();
+    let mut id = 3;
+    for n in 0..200 {
+        id += 1;
+        client
+            .post_message("Kill Me", &format!("message {n}"), Some(id))
+            .await
+            .unwrap();
+    }
+    // No shutdown code runs: only what was durable when each 204 left the
+    // server can be there.
+    server.kill();
+    server.restart();
+
+    let client = SimClient::new(&server.api()).unwrap();
+    assert_eq!(client.latest().await.unwrap(), id);
+    assert_eq!(
+        client.follows("Kill Me", None, None).await.unwrap(),
+        ["Zoë"]
+    );
+    let messages = client
+        .user_messages("Kill Me", Some(1_000), None)
+        .await
+        .unwrap();
+    let texts: Vec<String> = messages.into_iter().rev().map(|m| m.content).collect();
+    let posted: Vec<String> = (0..200).map(|n| format!("message {n}")).collect();
+    assert_eq!(texts, posted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_prefix_and_credential_are_configurable() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        "memory:",
+        dir.path(),
+        &[
+            ("MINITWIT_API_PREFIX", "/sim"),
+            ("MINITWIT_API_USER", "robot"),
+            ("MINITWIT_API_PASSWORD", "s3cret"),
+        ],
+    );
+    let base = format!("{}/sim", server.site());
+    let default_credential = SimClient::new(&base).unwrap();
+    let err = default_credential
+        .register("a", "a@b", "pw", None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403));
+    let client = SimClient::builder(base)
+        .credential("robot", "s3cret")
+        .build()
+        .unwrap();
+    client.register("a", "a@b", "pw", Some(7)).await.unwrap();
+    assert_eq!(client.latest().await.unwrap(), 7);
+    // The default prefix is not served: the site answers there instead.
+    let old = SimClient::new(&server.api()).unwrap();
+    assert!(old.latest().await.is_err());
+}

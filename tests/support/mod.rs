@@ -1,0 +1,149 @@
+//! Runs the real `minitwit` binary for end-to-end tests.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `minitwit serve` child process on a free loopback port.
+pub struct Server {
+    child: Option<Child>,
+    /// The port it listens on.
+    pub port: u16,
+    /// The store URL it was started with.
+    pub store: String,
+    log: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    /// Starts `minitwit serve` on `store` and waits until the API answers.
+    pub fn start(store: &str, log_dir: &Path) -> Self {
+        Self::start_with(store, log_dir, &[])
+    }
+
+    /// Like [`start`](Self::start), with extra environment variables.
+    pub fn start_with(store: &str, log_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let mut server = Self {
+            child: None,
+            port,
+            store: store.to_owned(),
+            log: log_dir.join(format!("server-{port}.log")),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        // Appends, so the log of a restarted server keeps the earlier runs.
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_minitwit"));
+        command
+            .arg("serve")
+            .env("MINITWIT_STORE", &self.store)
+            .env("ROCKET_PORT", self.port.to_string())
+            .env("ROCKET_ADDRESS", "127.0.0.1")
+            .env("ROCKET_LOG_LEVEL", "critical")
+            .env("MINITWIT_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        self.child = Some(
+            command
+                .spawn()
+                .expect("cannot start target minitwit binary"),
+        );
+        self.wait_until_ready();
+    }
+
+    fn wait_until_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "minitwit exited during start-up with {status}:\n{}",
+                    self.log()
+                );
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "minitwit did not start:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The base URL of the simulator API.
+    pub fn api(&self) -> String {
+        format!("http://127.0.0.1:{}/api", self.port)
+    }
+
+    /// The base URL of the site.
+    pub fn site(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends `SIGTERM` and waits for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server not running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM failed");
+        child.wait().unwrap()
+    }
+
+    /// Kills the process with `SIGKILL`: no shutdown code runs.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("server not running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Starts the same server again (same store, same port).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the server first");
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
