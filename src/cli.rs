@@ -1,8 +1,10 @@
 //! The command line.
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 
-use crate::server;
+use crate::{replay, server};
 
 /// MiniTwit: a tiny Twitter with an HTML site and the simulator API.
 #[derive(Debug, Parser)]
@@ -16,6 +18,18 @@ pub struct Cli {
 enum Command {
     /// Serve the HTML site and the simulator API (the default).
     Serve(ServeArgs),
+    /// Replay a scenario file against a server's simulator API and check
+    /// every answer.
+    Simulate(replay::SimulateArgs),
+    /// Scenario files in the simulator's format.
+    #[command(subcommand)]
+    Scenario(ScenarioCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ScenarioCommand {
+    /// Write a generated, realistic scenario (deterministic for a seed).
+    Generate(replay::GenerateArgs),
 }
 
 /// Flags of `minitwit serve`; each overrides its `MINITWIT_*` variable.
@@ -27,12 +41,25 @@ pub struct ServeArgs {
     pub store: Option<String>,
 }
 
+/// Where a command writes its output: a file, or standard output for `-`.
+#[derive(Debug, Clone)]
+pub struct Output(pub Option<PathBuf>);
+
+impl std::str::FromStr for Output {
+    type Err = std::convert::Infallible;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Ok(Self((raw != "-").then(|| PathBuf::from(raw))))
+    }
+}
+
 impl Cli {
     /// Runs the chosen command.
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command {
             None => server::serve(ServeArgs::default()).await,
             Some(Command::Serve(args)) => server::serve(args).await,
+            Some(Command::Simulate(args)) => replay::simulate(args).await,
+            Some(Command::Scenario(ScenarioCommand::Generate(args))) => replay::generate(&args),
         }
     }
 }

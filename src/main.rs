@@ -6,6 +6,7 @@
 //! for every setting.
 
 mod cli;
+mod replay;
 mod server;
 mod settings;
 mod store_url;
@@ -45,6 +46,7 @@ fn init_logging() {
     // Another subscriber (in tests) is fine: keep it.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -363,3 +363,7 @@ impl MiniTwit {
         Ok(self.store.latest().await?.unwrap_or(-1))
     }
 }
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;

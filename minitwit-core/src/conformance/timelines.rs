@@ -56,6 +56,15 @@ async fn read(store: &Arc<dyn Store>, timeline: Timeline, page: PageRequest) -> 
         &ids_of(&messages),
         format_args!("timeline({timeline:?}, {page:?})"),
     );
+    if let Some(before) = page.before {
+        assert!(
+            messages.iter().all(|message| message.id < before),
+            "store contract: timeline({timeline:?}, {page:?}) returned ids not below the \
+             cursor {}: {:?}",
+            before.0,
+            raw(&ids_of(&messages))
+        );
+    }
     messages
 }
 
@@ -68,7 +77,9 @@ async fn read_all(store: &Arc<dyn Store>, timeline: Timeline) -> Vec<Message> {
 async fn walk(store: &Arc<dyn Store>, timeline: Timeline, page_size: usize) -> Vec<MessageId> {
     let mut seen = Vec::new();
     let mut before = None;
-    loop {
+    // `read` checks that every page is older than its cursor, so the walk
+    // ends; the bound only turns a runaway store into a clear failure.
+    for _ in 0..100_000 {
         let page = read(
             store,
             timeline,
@@ -84,6 +95,7 @@ async fn walk(store: &Arc<dyn Store>, timeline: Timeline, page_size: usize) -> V
         before = Some(last.id);
         seen.extend(ids_of(&page));
     }
+    panic!("store contract: walking {timeline:?} in pages of {page_size} never ended")
 }
 
 /// Three users posting interleaved messages; returns them and what was
