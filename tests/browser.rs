@@ -284,6 +284,8 @@ async fn walk(browser: &mut Browser, server: &Server) -> anyhow::Result<()> {
     );
     expect_images_loaded(browser, PAGE).await?;
     browser.screenshot("home-page-1").await?;
+    browser.scroll_to_bottom().await?;
+    browser.screenshot("home-page-1-bottom").await?;
     ensure!(
         browser
             .client()
@@ -297,6 +299,8 @@ async fn walk(browser: &mut Browser, server: &Server) -> anyhow::Result<()> {
     browser.client().set_window_size(390, 844).await?;
     browser.wait_for("ul.messages").await?;
     browser.screenshot("home-page-1-phone").await?;
+    browser.scroll_to_bottom().await?;
+    browser.screenshot("home-page-1-phone-bottom").await?;
     let (overflow, culprits) = browser.horizontal_overflow().await?;
     browser.client().set_window_size(1280, 900).await?;
     ensure!(
@@ -334,6 +338,8 @@ async fn walk(browser: &mut Browser, server: &Server) -> anyhow::Result<()> {
     browser.wait_for(r#".pager a[href="/"]"#).await?;
     expect_images_loaded(browser, newest_first.len() - PAGE).await?;
     browser.screenshot("home-page-2").await?;
+    browser.scroll_to_bottom().await?;
+    browser.screenshot("home-page-2-bottom").await?;
 
     // The public timeline pages the same way.
     browser

@@ -204,12 +204,18 @@ impl Browser {
 
     /// Waits for an element matching `css`.
     pub async fn wait_for(&self, css: &str) -> anyhow::Result<Element> {
-        self.client()
+        match self
+            .client()
             .wait()
             .at_most(WAIT)
             .for_element(Locator::Css(css))
             .await
-            .with_context(|| format!("no element {css:?} on {}", self.describe().await))
+        {
+            Ok(element) => Ok(element),
+            Err(err) => {
+                Err(err).context(format!("no element {css:?} on {}", self.describe().await))
+            }
+        }
     }
 
     /// Clicks what matches `css` and waits until a new document is shown.
@@ -353,6 +359,18 @@ impl Browser {
         let answer = self.client().execute(script, vec![]).await?;
         let (over, culprits): (i64, Vec<String>) = serde_json::from_value(answer)?;
         Ok((over, culprits))
+    }
+
+    /// Scrolls to the end of the page (to show what is below the fold in
+    /// the next screenshot).
+    pub async fn scroll_to_bottom(&self) -> anyhow::Result<()> {
+        self.client()
+            .execute(
+                "window.scrollTo(0, document.documentElement.scrollHeight);",
+                vec![],
+            )
+            .await?;
+        Ok(())
     }
 
     /// Saves a PNG of the window as `NN-name.png` and returns its path.

@@ -33,6 +33,7 @@
 //! ```ignore
 //! use std::sync::Arc;
 //! use minitwit_core::Store;
+//! use my_store::MyStore;
 //!
 //! /// A fresh, empty store: called once per test (and once per property
 //! /// test case), so it must never hand out a store with data in it.
@@ -134,12 +135,16 @@ macro_rules! __store_conformance_test_fns {
 /// calling crate's dev-dependencies, and `minitwit-core` with the
 /// `conformance` feature.
 ///
-/// ```ignore
-/// async fn fresh_store() -> std::sync::Arc<dyn minitwit_core::Store> {
-///     std::sync::Arc::new(minitwit_core::MemoryStore::new())
+/// ```
+/// use std::sync::Arc;
+/// use minitwit_core::{MemoryStore, Store};
+///
+/// async fn fresh_store() -> Arc<dyn Store> {
+///     Arc::new(MemoryStore::new())
 /// }
 ///
 /// minitwit_core::store_conformance_tests!(fresh_store);
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! store_conformance_tests {
