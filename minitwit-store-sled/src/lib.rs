@@ -214,7 +214,7 @@ impl SledStore {
                 }
             }
         };
-        let db = config.to_sled().open().map_err(open_error)?;
+        let db = open_waiting_for_lock(&config.to_sled()).map_err(open_error)?;
         let tree = |name: &str| db.open_tree(name).map_err(open_error);
         let trees = Trees {
             users: tree(layout::USERS)?,
@@ -303,6 +303,29 @@ fn sled_error(err: sled::Error) -> StoreError {
     match err {
         sled::Error::Corruption { .. } => StoreError::Corrupt(err.to_string()),
         other => StoreError::backend(other),
+    }
+}
+
+/// How long [`SledStore::open`] waits for a directory lock held by a store
+/// that is still shutting down.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the database, retrying while its lock is taken for up to
+/// [`LOCK_WAIT`]: a store dropped a moment ago may still be releasing the
+/// lock from sled's background threads. A directory held by a running
+/// process stays locked, and gives the lock error after the wait.
+fn open_waiting_for_lock(config: &sled::Config) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(io))
+                if io.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 
