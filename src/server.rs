@@ -96,7 +96,6 @@ fn web_config(settings: &Settings) -> anyhow::Result<WebConfig> {
     Ok(WebConfig {
         secure_cookies: settings.secure_cookies,
         avatars,
-        ..WebConfig::default()
     })
 }
 

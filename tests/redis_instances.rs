@@ -576,5 +576,4 @@ async fn both_instances_answer_503_while_redis_is_down_and_recover_when_it_is_ba
             "instance {name} panicked:\n{log}"
         );
     }
-    eprintln!("redis-server log:\n{}", redis.log());
 }
