@@ -77,6 +77,8 @@ impl Settings {
 }
 
 #[cfg(test)]
+// figment's Jail fixes the closures' error type to its large `figment::Error`.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -2,8 +2,8 @@
 //! `redis-server`. They hold no state of their own, so any request can go to
 //! any instance: a scenario replayed alternately through two of them is
 //! stored exactly, a session started on one is valid on the other, and when
-//! Redis goes away both answer `503` quickly and recover by themselves once
-//! it is back, with every acknowledged write still there.
+//! Redis goes away (killed, or stalled) both answer `503` quickly and recover
+//! by themselves once it is back, with every acknowledged write still there.
 //!
 //! The tests that do not kill Redis use `MINITWIT_TEST_REDIS_URL` when it is
 //! set (each in a namespace of its own); otherwise, and always for the fault
@@ -46,12 +46,20 @@ fn start_instances(
     namespace: &str,
     log_dir: &std::path::Path,
 ) -> Vec<Server> {
+    start_instances_with(count, store, namespace, log_dir, REDIS_RESPONSE_TIMEOUT_MS)
+}
+
+/// [`start_instances`] with another Redis command deadline, in ms.
+fn start_instances_with(
+    count: usize,
+    store: &str,
+    namespace: &str,
+    log_dir: &std::path::Path,
+    response_timeout_ms: &str,
+) -> Vec<Server> {
     let env = [
         ("MINITWIT_REDIS_NAMESPACE", namespace),
-        (
-            "MINITWIT_REDIS_RESPONSE_TIMEOUT_MS",
-            REDIS_RESPONSE_TIMEOUT_MS,
-        ),
+        ("MINITWIT_REDIS_RESPONSE_TIMEOUT_MS", response_timeout_ms),
     ];
     std::thread::scope(|scope| {
         let starting: Vec<_> = (0..count)
@@ -180,6 +188,9 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
         .map(|pair| pair.trim().to_owned())
 }
 
+/// The name of the site's session cookie.
+const SESSION_COOKIE: &str = "minitwit_session";
+
 fn location(response: &reqwest::Response) -> String {
     response
         .headers()
@@ -187,6 +198,73 @@ fn location(response: &reqwest::Response) -> String {
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Signs `username` up through the site at `site`, as its form does.
+async fn sign_up(http: &reqwest::Client, site: &str, username: &str, password: &str) {
+    let registered = http
+        .post(format!("{site}/register"))
+        .form(&[
+            ("username", username),
+            ("email", "someone@example.org"),
+            ("password", password),
+            ("password2", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        registered.status().is_redirection() && location(&registered) == "/login",
+        "sign-up on {site}: {} to {:?}",
+        registered.status(),
+        location(&registered)
+    );
+}
+
+/// Signs in through the site at `site`; returns the session cookie as
+/// `name=value`.
+async fn sign_in(http: &reqwest::Client, site: &str, username: &str, password: &str) -> String {
+    let signed_in = http
+        .post(format!("{site}/login"))
+        .form(&[("username", username), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        signed_in.status().is_redirection() && location(&signed_in) == "/",
+        "sign-in on {site}: {} to {:?}",
+        signed_in.status(),
+        location(&signed_in)
+    );
+    set_cookie(&signed_in, SESSION_COOKIE)
+        .unwrap_or_else(|| panic!("signing in on {site} sets no {SESSION_COOKIE} cookie"))
+}
+
+/// Whether `session` signs `username` in on the site at `site`: `/` is
+/// their home timeline.
+async fn assert_signed_in(http: &reqwest::Client, site: &str, session: &str, username: &str) {
+    let home = http
+        .get(format!("{site}/"))
+        .header(COOKIE, session)
+        .send()
+        .await
+        .unwrap();
+    let status = home.status();
+    let redirect = location(&home);
+    let body = home.text().await.unwrap();
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{site} does not accept the session (redirects to {redirect:?}):\n{body}"
+    );
+    assert!(
+        body.contains("My Timeline"),
+        "not the home timeline:\n{body}"
+    );
+    assert!(
+        body.contains(username),
+        "the page does not name {username}:\n{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,66 +278,15 @@ async fn a_session_started_on_one_instance_is_valid_on_the_other() {
     let (username, password) = ("Grace Hopper", "cobol-1959");
 
     // Sign up and sign in on A.
-    let registered = http
-        .post(format!("{a}/register"))
-        .form(&[
-            ("username", username),
-            ("email", "grace@example.org"),
-            ("password", password),
-            ("password2", password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        registered.status().is_redirection() && location(&registered) == "/login",
-        "registration on A: {} to {:?}",
-        registered.status(),
-        location(&registered)
-    );
-    let signed_in = http
-        .post(format!("{a}/login"))
-        .form(&[("username", username), ("password", password)])
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        signed_in.status().is_redirection() && location(&signed_in) == "/",
-        "sign-in on A: {} to {:?}",
-        signed_in.status(),
-        location(&signed_in)
-    );
-    let session = set_cookie(&signed_in, "minitwit_session")
-        .expect("signing in on A sets the session cookie");
+    sign_up(&http, &a, username, password).await;
+    let session = sign_in(&http, &a, username, password).await;
 
     // Without the cookie, B sends a visitor to the public timeline...
     let anonymous = http.get(format!("{b}/")).send().await.unwrap();
     assert!(anonymous.status().is_redirection());
     assert_eq!(location(&anonymous), "/public");
     // ...with A's cookie, B shows Grace her own timeline.
-    let home_on_b = http
-        .get(format!("{b}/"))
-        .header(COOKIE, &session)
-        .send()
-        .await
-        .unwrap();
-    let status = home_on_b.status();
-    let redirect = location(&home_on_b);
-    let body = home_on_b.text().await.unwrap();
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "B does not accept A's session (redirects to {redirect:?}):\n{body}\nB's log:\n{}",
-        instances[1].log()
-    );
-    assert!(
-        body.contains("My Timeline"),
-        "not the home timeline:\n{body}"
-    );
-    assert!(
-        body.contains(username),
-        "the page does not name Grace:\n{body}"
-    );
+    assert_signed_in(&http, &b, &session, username).await;
 
     // Post through B; A shows it.
     let text = "Posted through instance B, read through instance A";
@@ -283,15 +310,21 @@ async fn a_session_started_on_one_instance_is_valid_on_the_other() {
         public_on_a.contains(text) && public_on_a.contains(username),
         "A's public timeline lacks the message posted on B:\n{public_on_a}"
     );
+    assert_signed_in(&http, &a, &session, username).await;
     let home_on_a = http
         .get(format!("{a}/"))
         .header(COOKIE, &session)
         .send()
         .await
         .unwrap();
-    assert_eq!(home_on_a.status(), StatusCode::OK);
     let home_on_a = home_on_a.text().await.unwrap();
-    assert!(home_on_a.contains("My Timeline") && home_on_a.contains(text));
+    assert!(
+        home_on_a.contains(text),
+        "A's home timeline lacks the message posted on B:\n{home_on_a}"
+    );
+    // A session started on B works on A too.
+    let session_b = sign_in(&http, &b, username, password).await;
+    assert_signed_in(&http, &a, &session_b, username).await;
 
     // And the simulator API of either instance sees the same.
     let api = sim_client(&instances[0]);
@@ -465,13 +498,18 @@ async fn both_instances_answer_503_while_redis_is_down_and_recover_when_it_is_ba
     // Someone to act as in the probes.
     let someone = state.users.keys().next().unwrap().clone();
 
+    // Someone signed in on the site: signed up on A, signed in on B.
+    let http = http_client();
+    let (site_user, site_password) = ("Site Visitor", "visitor-password");
+    sign_up(&http, &instances[0].site(), site_user, site_password).await;
+    let session = sign_in(&http, &instances[1].site(), site_user, site_password).await;
+
     // Redis syncs its append-only file every second: let the last write
     // reach the disk, then crash it.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     redis.kill();
     eprintln!("killed redis-server on port {}", redis.port());
 
-    let http = http_client();
     let authorization = ("Authorization", "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh");
     let mut probes = Vec::new();
     for (name, server) in ["A", "B"].into_iter().zip(&instances) {
@@ -521,6 +559,17 @@ async fn both_instances_answer_503_while_redis_is_down_and_recover_when_it_is_ba
                 format!("{name}: GET /{someone}"),
             )
             .await,
+            probe(
+                http.get(format!("{site}/")).header(COOKIE, &session),
+                format!("{name}: GET / signed in"),
+            )
+            .await,
+            probe(
+                http.post(format!("{site}/login"))
+                    .form(&[("username", site_user), ("password", site_password)]),
+                format!("{name}: POST /login"),
+            )
+            .await,
         ];
         for answer in &page_probes {
             assert_page_unavailable(answer);
@@ -555,6 +604,12 @@ async fn both_instances_answer_503_while_redis_is_down_and_recover_when_it_is_ba
     for client in &clients {
         assert_holds(client, &state, "after Redis came back").await;
     }
+    // The session still works on both, and signing in works again.
+    for server in &instances {
+        assert_signed_in(&http, &server.site(), &session, site_user).await;
+        let again = sign_in(&http, &server.site(), site_user, site_password).await;
+        assert_signed_in(&http, &server.site(), &again, site_user).await;
+    }
 
     // New writes succeed, through both, and the rest of the scenario plays
     // out as if nothing had happened.
@@ -575,5 +630,113 @@ async fn both_instances_answer_503_while_redis_is_down_and_recover_when_it_is_ba
             !log.contains("panicked"),
             "instance {name} panicked:\n{log}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_redis_makes_both_instances_answer_503_and_they_recover_when_it_resumes() {
+    let logs = tempfile::tempdir().unwrap();
+    // Always a server of our own: this test stops it.
+    let redis = RedisServer::start();
+    let namespace = unique_namespace("stall");
+    // What a stalled Redis costs each request is this deadline: close to the
+    // production default (250 ms), a little more for a loaded machine.
+    let instances = start_instances_with(2, &redis.url(), &namespace, logs.path(), "300");
+    let clients: Vec<SimClient> = instances.iter().map(sim_client).collect();
+    let (a, b) = (&clients[0], &clients[1]);
+    a.register("Stalled Writer", "s@example.org", "pw", Some(1))
+        .await
+        .unwrap();
+    b.post_message("Stalled Writer", "before the stall", Some(2))
+        .await
+        .unwrap();
+
+    // A stopped Redis keeps its connections open and answers nothing.
+    redis.pause();
+    let http = http_client();
+    let authorization = ("Authorization", "Basic c2ltdWxhdG9yOnN1cGVyX3NhZmUh");
+    let mut probes = Vec::new();
+    for (name, server) in ["A", "B"].into_iter().zip(&instances) {
+        let api = server.api();
+        let answers = [
+            probe(
+                http.get(format!("{api}/latest")),
+                format!("{name}: GET /api/latest (stalled)"),
+            )
+            .await,
+            probe(
+                http.get(format!("{api}/msgs/Stalled%20Writer"))
+                    .header(authorization.0, authorization.1),
+                format!("{name}: GET /api/msgs/Stalled Writer (stalled)"),
+            )
+            .await,
+        ];
+        for answer in &answers {
+            assert_api_unavailable(answer);
+        }
+        let page = probe(
+            http.get(format!("{}/public", server.site())),
+            format!("{name}: GET /public (stalled)"),
+        )
+        .await;
+        assert_page_unavailable(&page);
+        probes.extend(answers);
+        probes.push(page);
+    }
+    // A write that times out may still be applied once Redis resumes (the
+    // command had been sent), as the store documents: count what happened.
+    let write = probe(
+        http.post(format!("{}/msgs/Stalled%20Writer", instances[0].api()))
+            .header(authorization.0, authorization.1)
+            .json(&serde_json::json!({ "content": "during the stall" })),
+        "A: POST /api/msgs/Stalled Writer (stalled)".to_owned(),
+    )
+    .await;
+    assert_api_unavailable(&write);
+    probes.push(write);
+    let slowest = probes.iter().map(|probe| probe.latency).max().unwrap();
+    eprintln!(
+        "{} answers while Redis was stalled, all 503, slowest {slowest:.2?}",
+        probes.len()
+    );
+
+    redis.resume();
+    for (name, client) in ["A", "B"].into_iter().zip(&clients) {
+        let (took, failures, result) = wait_for_recovery(client).await;
+        eprintln!("{name}: first 2xx {took:.2?} after the resume, after {failures} failed calls");
+        result.unwrap_or_else(|err| {
+            panic!("instance {name} did not recover within {RECOVERY:?}: {err}")
+        });
+    }
+    a.post_message("Stalled Writer", "after the stall", Some(3))
+        .await
+        .unwrap();
+    for client in &clients {
+        let texts: Vec<String> = client
+            .user_messages("Stalled Writer", Some(10), None)
+            .await
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|message| message.content)
+            .collect();
+        let during = texts
+            .iter()
+            .filter(|text| *text == "during the stall")
+            .count();
+        eprintln!(
+            "{}: the write answered 503 during the stall was applied {during} times",
+            client.base_url()
+        );
+        let others: Vec<&String> = texts
+            .iter()
+            .filter(|text| *text != "during the stall")
+            .collect();
+        assert_eq!(others, ["before the stall", "after the stall"]);
+        assert!(
+            during <= 1,
+            "a timed-out write was applied twice: {texts:?}"
+        );
+        assert_eq!(client.latest().await.unwrap(), 3);
     }
 }

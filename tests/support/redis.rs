@@ -132,6 +132,28 @@ impl RedisServer {
         self.child.is_some()
     }
 
+    /// Stops the process (`SIGSTOP`): it keeps its connections open and
+    /// answers nothing until [`resume`](Self::resume), as a Redis stuck in a
+    /// long command or a frozen host would.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a [`pause`](Self::pause)d server run again (`SIGCONT`).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("redis-server is not running");
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
     /// Kills the server with `SIGKILL`, as a crash would, and reaps it. What
     /// it had written to its append-only file stays there.
     pub fn kill(&mut self) {
