@@ -38,11 +38,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// The log filter without `MINITWIT_LOG`: our own information, Rocket's
+/// start-up report, but not Rocket's lines for every request, which under a
+/// simulator's load would be most of the server's work and disk.
+const DEFAULT_LOG_FILTER: &str = "info,rocket::server=warn";
+
 /// Logs through `tracing` to standard error, filtered by `MINITWIT_LOG`
-/// (default `info`).
+/// (default [`DEFAULT_LOG_FILTER`]).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MINITWIT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     // Another subscriber (in tests) is fine: keep it.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -41,7 +41,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let served = match settings.api_port {
         None => launch(site).await,
         Some(port) => {
-            let api_only = rocket::custom(figment.merge(("port", port)))
+            // The API uses no cookies, but Rocket (built with `secrets` for
+            // the site) refuses to start a release build without a key.
+            let mut key = [0u8; 64];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+            let api_only = figment
+                .merge(("port", port))
+                .merge(("secret_key", key.to_vec()));
+            let api_only = rocket::custom(api_only)
                 .attach(minitwit_sim_api::stage(service, api_config(&settings, "/")));
             tokio::try_join!(launch(site), launch(api_only)).map(|_| ())
         }

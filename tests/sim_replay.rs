@@ -178,3 +178,41 @@ async fn the_api_prefix_and_credential_are_configurable() {
     let old = SimClient::new(&server.api()).unwrap();
     assert!(old.latest().await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_can_also_have_a_port_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let api_port = support::free_port();
+    // The release profile is where Rocket insists on a secret key.
+    let server = Server::start_with(
+        "memory:",
+        dir.path(),
+        &[
+            ("MINITWIT_API_PORT", &api_port.to_string()),
+            ("ROCKET_PROFILE", "release"),
+        ],
+    );
+    let own_port = SimClient::new(&format!("http://127.0.0.1:{api_port}")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while own_port.latest().await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no API on its own port:\n{}",
+            server.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    own_port
+        .register("Ann", "ann@example.org", "pw", Some(3))
+        .await
+        .unwrap();
+    // One store behind both: the prefixed API sees the same state.
+    let prefixed = SimClient::new(&server.api()).unwrap();
+    assert_eq!(prefixed.latest().await.unwrap(), 3);
+    prefixed
+        .post_message("Ann", "hello", Some(4))
+        .await
+        .unwrap();
+    let messages = own_port.user_messages("Ann", None, None).await.unwrap();
+    assert_eq!(messages[0].content, "hello");
+}

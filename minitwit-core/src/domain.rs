@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::Error;
 
 /// Longest accepted username, in Unicode scalar values (characters).
-pub const MAX_USERNAME_CHARS: usize = 64;
+pub const MAX_USERNAME_CHARS: usize = 100;
 /// Longest accepted e-mail address, in bytes (RFC 5321's path limit).
 pub const MAX_EMAIL_BYTES: usize = 254;
 /// Longest accepted password, in bytes. Long enough for any passphrase, short

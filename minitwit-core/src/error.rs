@@ -20,7 +20,10 @@ pub enum Error {
     #[error("You have to enter a username")]
     MissingUsername,
     /// A username longer than [`MAX_USERNAME_CHARS`](crate::MAX_USERNAME_CHARS).
-    #[error("The username is too long (at most 64 characters)")]
+    #[error(
+        "The username is too long (at most {} characters)",
+        crate::MAX_USERNAME_CHARS
+    )]
     UsernameTooLong,
     /// A username with a control character (tab, newline, ...).
     #[error("The username may not contain control characters")]
@@ -29,13 +32,19 @@ pub enum Error {
     #[error("You have to enter a valid email address")]
     InvalidEmail,
     /// An e-mail address longer than [`MAX_EMAIL_BYTES`](crate::MAX_EMAIL_BYTES).
-    #[error("The email address is too long (at most 254 bytes)")]
+    #[error(
+        "The email address is too long (at most {} bytes)",
+        crate::MAX_EMAIL_BYTES
+    )]
     EmailTooLong,
     /// Registration without a password.
     #[error("You have to enter a password")]
     MissingPassword,
     /// A password longer than [`MAX_PASSWORD_BYTES`](crate::MAX_PASSWORD_BYTES).
-    #[error("The password is too long (at most 1024 bytes)")]
+    #[error(
+        "The password is too long (at most {} bytes)",
+        crate::MAX_PASSWORD_BYTES
+    )]
     PasswordTooLong,
     /// The password and its confirmation differ (web registration).
     #[error("The two passwords do not match")]
@@ -62,7 +71,10 @@ pub enum Error {
     #[error("You have to enter a message")]
     EmptyMessage,
     /// A message longer than [`MAX_MESSAGE_CHARS`](crate::MAX_MESSAGE_CHARS).
-    #[error("The message is too long (at most 10000 characters)")]
+    #[error(
+        "The message is too long (at most {} characters)",
+        crate::MAX_MESSAGE_CHARS
+    )]
     MessageTooLong,
     /// The store cannot be reached right now; trying again later may work.
     #[error("The service is temporarily unavailable, please try again")]

@@ -137,7 +137,7 @@ fn untouchable_store() -> MockStore {
 
 #[test]
 fn register_validates_username_email_password_confirmation_in_that_order() {
-    let too_long_name = "n".repeat(65);
+    let too_long_name = "n".repeat(crate::MAX_USERNAME_CHARS + 1);
     let too_long_email = format!("{}@example.org", "e".repeat(250));
     let too_long_password = "p".repeat(1025);
     let cases = [

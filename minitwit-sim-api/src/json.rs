@@ -59,6 +59,48 @@ async fn parse<T: DeserializeOwned>(req: &Request<'_>, data: Data<'_>) -> Result
             format!("The request body is too large (at most {limit} bytes)"),
         ));
     }
-    serde_json::from_slice(&body.value)
-        .map_err(|err| ApiError::bad_request(format!("The request body is not valid JSON: {err}")))
+    serde_json::from_slice(&body.value).map_err(|err| ApiError::bad_request(describe(&err)))
+}
+
+/// Says what is wrong with a body in our own words: serde's messages echo
+/// the client's input and name our Rust types.
+fn describe(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {}, column {}", err.line(), err.column());
+    match err.classify() {
+        Category::Data => format!(
+            "The JSON body has the wrong shape ({at}): expected an object with the documented keys, each a string"
+        ),
+        Category::Eof => "The request body is not valid JSON: it ends too early".to_owned(),
+        Category::Syntax | Category::Io => format!("The request body is not valid JSON ({at})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+    use crate::types::RegisterRequest;
+
+    fn message(body: &str) -> String {
+        match serde_json::from_str::<RegisterRequest>(body) {
+            Ok(_) => String::new(),
+            Err(err) => describe(&err),
+        }
+    }
+
+    #[test]
+    fn errors_do_not_echo_the_body_or_name_our_types() {
+        let wrong_shape = message(r#""my secret text""#);
+        assert!(
+            wrong_shape.contains("JSON body has the wrong shape"),
+            "{wrong_shape}"
+        );
+        assert!(!wrong_shape.contains("secret") && !wrong_shape.contains("RegisterRequest"));
+        assert!(message("{\"username\": ").contains("ends too early"));
+        let syntax = message("{nope}");
+        assert!(
+            syntax.contains("not valid JSON (line 1, column 2)"),
+            "{syntax}"
+        );
+    }
 }

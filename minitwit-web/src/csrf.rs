@@ -4,9 +4,11 @@
 //! the fetch-metadata one: a browser says where a request comes from in
 //! `Sec-Fetch-Site`; only `same-origin` and `none` (typed into the address
 //! bar, a bookmark) are accepted. Browsers too old for that header still send
-//! `Origin` on cross-origin POSTs, which must then name our host. A client
-//! that sends neither (curl, a test script with a session cookie) is not a
-//! browser tricked by another site, and is accepted.
+//! `Origin` on cross-origin POSTs, which must then name our host; on a plain
+//! GET (the legacy follow links) they send no `Origin`, but usually a
+//! `Referer`, which must then name our host too. A client that sends none
+//! of these (curl, a test script with a session cookie) is not a browser
+//! tricked by another site, and is accepted.
 
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -27,9 +29,11 @@ impl<'r> FromRequest<'r> for SameOrigin {
             .get("Host")
             .chain(headers.get("X-Forwarded-Host"))
             .collect();
+        // A Referer is a URL; its scheme and authority are an origin.
+        let referer_origin = headers.get_one("Referer").map(origin_of_url);
         if is_cross_site(
             headers.get_one("Sec-Fetch-Site"),
-            headers.get_one("Origin"),
+            headers.get_one("Origin").or(referer_origin),
             &hosts,
         ) {
             tracing::warn!(uri = %req.uri(), "refused a cross-site request");
@@ -40,8 +44,18 @@ impl<'r> FromRequest<'r> for SameOrigin {
     }
 }
 
+/// `scheme://authority` of a URL (what an `Origin` header would say).
+fn origin_of_url(url: &str) -> &str {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url;
+    };
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    &url[..scheme.len() + 3 + authority_len]
+}
+
 /// Whether a request with these headers must be refused; `hosts` are the
-/// names the request says it was sent to.
+/// names the request says it was sent to; `origin` is the `Origin` header,
+/// else the origin of the `Referer`.
 fn is_cross_site(sec_fetch_site: Option<&str>, origin: Option<&str>, hosts: &[&str]) -> bool {
     if let Some(site) = sec_fetch_site {
         let site = site.trim();
@@ -119,6 +133,22 @@ mod tests {
         ));
         assert!(is_cross_site(None, Some("null"), &["a.test"]));
         assert!(is_cross_site(None, Some("http://a.test"), &[]));
+    }
+
+    #[test]
+    fn a_referer_stands_in_for_a_missing_origin() {
+        assert_eq!(
+            origin_of_url("https://evil.example/page?x=1"),
+            "https://evil.example"
+        );
+        assert_eq!(origin_of_url("http://a.test:8000"), "http://a.test:8000");
+        assert_eq!(
+            origin_of_url("http://a.test:8000/b/follow"),
+            "http://a.test:8000"
+        );
+        let from = |referer| is_cross_site(None, Some(origin_of_url(referer)), &["a.test:8000"]);
+        assert!(!from("http://a.test:8000/Zo%C3%AB"));
+        assert!(from("https://evil.example/trap.html"));
     }
 
     #[test]
