@@ -1,0 +1,336 @@
+//! Does reading a timeline page cost the same whatever the number of stored
+//! messages? The [`Store`] contract says it must: a page costs in proportion
+//! to its size (and, for a home timeline, to the number of followees), not to
+//! how many messages the store holds.
+//!
+//! For each data-set size (10k and 1M messages by default) this builds one
+//! [`SledStore`] in a temporary directory: 1,000 authors who posted with a
+//! skewed (power-law) distribution, and three readers who post nothing and
+//! follow 10, 100 and 1,000 of the authors. It then measures, at each size:
+//!
+//! * `public_first`: the newest page of the public timeline;
+//! * `public_deep`: a public page before a message 90% of the way back;
+//! * `user_first`: the newest page of one prolific author;
+//! * `home_first/N`: the newest home page of the reader following N authors;
+//! * `post`: one acknowledged (durable) post.
+//!
+//! Every page holds 30 messages (checked before measuring). Run with
+//!
+//! ```text
+//! cargo bench -p minitwit-store-sled --bench timelines
+//! ```
+//!
+//! `MINITWIT_BENCH_SIZES=10000,1000000` (the default) picks the sizes and
+//! `MINITWIT_BENCH_LOADERS=256` the number of concurrent loading tasks, and
+//! `MINITWIT_BENCH_CACHE_MB` sled's page cache (the store's default, 64 MiB,
+//! when unset); the figures are in `BENCHMARKS.md` at the workspace root.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion};
+use minitwit_core::{
+    Email, MessageId, MessageText, NewUser, PageRequest, PasswordHash, Store, Timeline, UserId,
+    Username,
+};
+use minitwit_store_sled::{SledConfig, SledStore};
+
+/// Number of authors.
+const AUTHORS: usize = 1_000;
+/// How many authors each reader follows.
+const FOLLOWEE_COUNTS: [usize; 3] = [10, 100, 1_000];
+/// Page size, as the web pages and the API use.
+const PAGE: usize = 30;
+/// Rank of the author whose user timeline is read: prolific enough to fill a
+/// page even in the smallest data set (about 1.5% of all messages).
+const USER_RANK: usize = 10;
+/// Default data-set sizes.
+const DEFAULT_SIZES: [usize; 2] = [10_000, 1_000_000];
+/// Default number of concurrent loading tasks: group commit makes each write
+/// wait for a sync, so loading is fast only when many writes share one.
+const DEFAULT_LOADERS: usize = 256;
+
+/// splitmix64: a small, deterministic pseudo-random generator, so that every
+/// run builds the same data.
+fn mix(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The rank of the author of message `index`: `AUTHORS * u^3` for a uniform
+/// `u`, so rank 0 writes about 10% of all messages and the last rank about
+/// 0.03%.
+fn author_rank(index: usize) -> usize {
+    let u = (mix(index as u64) >> 11) as f64 / (1_u64 << 53) as f64;
+    ((AUTHORS as f64 * u * u * u) as usize).min(AUTHORS - 1)
+}
+
+/// The text of message `index`: 40 to 160 bytes.
+fn text(index: usize) -> MessageText {
+    let filler = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor \
+                  incididunt ut labore et dolore magna aliqua ut enim ad minim veniam quis";
+    let len = 40 + (mix(!(index as u64)) % 120) as usize;
+    let mut text = format!("message {index}: ");
+    text.push_str(&filler[..len.saturating_sub(text.len()).min(filler.len())]);
+    MessageText::parse(text.trim_end()).unwrap()
+}
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        username: Username::parse(name).unwrap(),
+        email: Email::parse(&format!("{}@example.org", name.replace(' ', "."))).unwrap(),
+        password_hash: PasswordHash::from_phc(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+        ),
+    }
+}
+
+/// One built data set.
+struct DataSet {
+    messages: usize,
+    store: Arc<SledStore>,
+    /// Keeps the directory until the data set is dropped.
+    _dir: tempfile::TempDir,
+    /// The author of rank `USER_RANK`.
+    prolific: UserId,
+    /// The reader following `FOLLOWEE_COUNTS[i]` authors.
+    readers: [UserId; 3],
+    /// A message 90% of the way back from the newest.
+    deep: MessageId,
+}
+
+/// Runs `count` jobs `0..count` on `loaders` concurrent tasks, each job
+/// returning a value stored at its index.
+async fn run_concurrently<T, F, Fut>(count: usize, loaders: usize, job: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = T> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let job = Arc::new(job);
+    let tasks: Vec<_> = (0..loaders.min(count).max(1))
+        .map(|_| {
+            let (next, job) = (Arc::clone(&next), Arc::clone(&job));
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= count {
+                        return done;
+                    }
+                    done.push((index, job(index).await));
+                }
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(count);
+    for task in tasks {
+        results.extend(task.await.unwrap());
+    }
+    results.sort_unstable_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, value)| value).collect()
+}
+
+async fn build(messages: usize, loaders: usize, cache: Option<u64>) -> DataSet {
+    let started = Instant::now();
+    let dir = tempfile::Builder::new()
+        .prefix("minitwit-bench-")
+        .tempdir()
+        .unwrap();
+    let mut config = SledConfig::new(dir.path());
+    if let Some(bytes) = cache {
+        config = config.cache_capacity(bytes);
+    }
+    let store = Arc::new(SledStore::open(config).unwrap());
+    eprintln!(
+        "building {messages} messages in {} with {loaders} concurrent loaders",
+        dir.path().display()
+    );
+
+    let authors: Vec<UserId> = run_concurrently(AUTHORS, loaders, {
+        let store = Arc::clone(&store);
+        move |rank| {
+            let store = Arc::clone(&store);
+            async move {
+                let user = store
+                    .create_user(new_user(&format!("author {rank}")))
+                    .await
+                    .unwrap();
+                user.id
+            }
+        }
+    })
+    .await;
+
+    let mut readers = [UserId(0); 3];
+    for (reader, count) in readers.iter_mut().zip(FOLLOWEE_COUNTS) {
+        *reader = store
+            .create_user(new_user(&format!("reader of {count}")))
+            .await
+            .unwrap()
+            .id;
+        // Followees spread over all ranks, prolific and quiet alike.
+        let followees: Vec<UserId> = (0..count).map(|i| authors[i * AUTHORS / count]).collect();
+        let store = Arc::clone(&store);
+        let reader = *reader;
+        run_concurrently(count, loaders, move |i| {
+            let (store, followee) = (Arc::clone(&store), followees[i]);
+            async move { store.follow(reader, followee).await.unwrap() }
+        })
+        .await;
+    }
+
+    let posted = Arc::new(AtomicUsize::new(0));
+    let ids = run_concurrently(messages, loaders, {
+        let (store, authors) = (Arc::clone(&store), Arc::new(authors.clone()));
+        move |index| {
+            let (store, authors, posted) = (
+                Arc::clone(&store),
+                Arc::clone(&authors),
+                Arc::clone(&posted),
+            );
+            async move {
+                let author = authors[author_rank(index)];
+                let id = store
+                    .post(author, text(index), 1_700_000_000 + index as i64)
+                    .await
+                    .unwrap();
+                let done = posted.fetch_add(1, Ordering::Relaxed) + 1;
+                if done % 100_000 == 0 {
+                    eprintln!("  {done} messages posted ({:.0?})", started.elapsed());
+                }
+                id.0
+            }
+        }
+    })
+    .await;
+    store.flush().await.unwrap();
+    let mut ids = ids;
+    ids.sort_unstable();
+    let deep = MessageId(ids[ids.len() / 10]);
+    eprintln!("built {messages} messages in {:.1?}", started.elapsed());
+    DataSet {
+        messages,
+        store,
+        _dir: dir,
+        prolific: authors[USER_RANK],
+        readers,
+        deep,
+    }
+}
+
+/// The operations measured, each a timeline read with its page request.
+fn reads(data: &DataSet) -> Vec<(String, Timeline, PageRequest)> {
+    let mut reads = vec![
+        (
+            "public_first".to_owned(),
+            Timeline::Public,
+            PageRequest::first(PAGE),
+        ),
+        (
+            "public_deep".to_owned(),
+            Timeline::Public,
+            PageRequest::before(data.deep, PAGE),
+        ),
+        (
+            "user_first".to_owned(),
+            Timeline::User(data.prolific),
+            PageRequest::first(PAGE),
+        ),
+    ];
+    for (reader, count) in data.readers.iter().zip(FOLLOWEE_COUNTS) {
+        reads.push((
+            format!("home_first/{count}"),
+            Timeline::Home(*reader),
+            PageRequest::first(PAGE),
+        ));
+    }
+    reads
+}
+
+fn label(messages: usize) -> String {
+    match messages {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
+fn env_list(name: &str) -> Option<Vec<usize>> {
+    let raw = std::env::var(name).ok()?;
+    let values = raw
+        .split(',')
+        .map(|part| part.trim().replace('_', "").parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_else(|err| panic!("{name}={raw:?}: {err}"));
+    Some(values)
+}
+
+fn main() {
+    let sizes = env_list("MINITWIT_BENCH_SIZES").unwrap_or_else(|| DEFAULT_SIZES.to_vec());
+    let loaders = env_list("MINITWIT_BENCH_LOADERS")
+        .and_then(|list| list.first().copied())
+        .unwrap_or(DEFAULT_LOADERS);
+    let cache = env_list("MINITWIT_BENCH_CACHE_MB")
+        .and_then(|list| list.first().copied())
+        .map(|mb| mb as u64 * 1024 * 1024);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut criterion = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+
+    let data: Vec<DataSet> = sizes
+        .iter()
+        .map(|&size| runtime.block_on(build(size, loaders, cache)))
+        .collect();
+
+    // Every read must return a full page, or it would measure less work at
+    // one size than at another.
+    for set in &data {
+        for (name, timeline, page) in reads(set) {
+            let got = runtime
+                .block_on(set.store.timeline(timeline, page))
+                .unwrap();
+            assert_eq!(got.len(), PAGE, "{name} at {} messages", set.messages);
+        }
+    }
+
+    let names: Vec<String> = reads(&data[0]).into_iter().map(|(name, ..)| name).collect();
+    for (op, name) in names.iter().enumerate() {
+        let mut group = criterion.benchmark_group(name.as_str());
+        for set in &data {
+            let (_, timeline, page) = reads(set).swap_remove(op);
+            group.bench_function(BenchmarkId::from_parameter(label(set.messages)), |b| {
+                b.to_async(&runtime)
+                    .iter(|| set.store.timeline(timeline, page));
+            });
+        }
+        group.finish();
+    }
+
+    let mut group = criterion.benchmark_group("post");
+    for set in &data {
+        let author = set.prolific;
+        let mut index = set.messages;
+        group.bench_function(BenchmarkId::from_parameter(label(set.messages)), |b| {
+            b.to_async(&runtime).iter(|| {
+                index += 1;
+                set.store.post(author, text(index), 1_700_000_000)
+            });
+        });
+    }
+    group.finish();
+
+    criterion.final_summary();
+}
