@@ -53,7 +53,6 @@ mod memory;
 mod password;
 mod service;
 mod store;
-mod user_cache;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -66,7 +65,5 @@ pub use domain::{
 pub use error::{BoxError, Error, ErrorKind, StoreError};
 pub use memory::MemoryStore;
 pub use password::{HashCost, PasswordHasher};
-pub use service::{
-    Clock, DEFAULT_USER_CACHE_CAPACITY, MiniTwit, MiniTwitBuilder, Registration, UserRef,
-};
+pub use service::{Clock, MiniTwit, MiniTwitBuilder, Registration, UserRef};
 pub use store::Store;

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::password::{HashCost, PasswordHasher};
-use crate::user_cache::UserCache;
 use crate::{
     Email, Error, MAX_PASSWORD_BYTES, MessageId, MessageText, NewUser, Page, PageRequest, Store,
     Timeline, Timestamp, User, UserId, Username,
@@ -68,24 +67,9 @@ pub struct MiniTwitBuilder {
     cost: HashCost,
     max_concurrent_hashes: usize,
     clock: Clock,
-    user_cache_capacity: usize,
 }
 
-/// How many users a service remembers by default (a few hundred bytes
-/// each).
-pub const DEFAULT_USER_CACHE_CAPACITY: usize = 100_000;
-
 impl MiniTwitBuilder {
-    /// How many looked-up users to remember, sparing the store a lookup for
-    /// every request that names a known user (default
-    /// [`DEFAULT_USER_CACHE_CAPACITY`]; 0 turns it off). Safe with many
-    /// instances on one store: users never change once created.
-    #[must_use]
-    pub fn user_cache_capacity(mut self, capacity: usize) -> Self {
-        self.user_cache_capacity = capacity;
-        self
-    }
-
     /// The argon2id cost (default [`HashCost::OWASP`]).
     #[must_use]
     pub fn hash_cost(mut self, cost: HashCost) -> Self {
@@ -118,7 +102,6 @@ impl MiniTwitBuilder {
             store: self.store,
             hasher: PasswordHasher::new(self.cost, self.max_concurrent_hashes)?,
             clock: self.clock,
-            users: Arc::new(UserCache::new(self.user_cache_capacity)),
         })
     }
 }
@@ -132,7 +115,6 @@ pub struct MiniTwit {
     store: Arc<dyn Store>,
     hasher: PasswordHasher,
     clock: Clock,
-    users: Arc<UserCache>,
 }
 
 impl std::fmt::Debug for MiniTwit {
@@ -151,7 +133,6 @@ impl MiniTwit {
             cost: HashCost::OWASP,
             max_concurrent_hashes: std::thread::available_parallelism().map_or(2, usize::from),
             clock: Arc::new(system_clock),
-            user_cache_capacity: DEFAULT_USER_CACHE_CAPACITY,
         }
     }
 
@@ -184,9 +165,7 @@ impl MiniTwit {
         }
         // Spares a hash for a name that is taken; the store still decides
         // atomically below when two registrations race.
-        if self.users.by_name(username.as_str()).is_some()
-            || self.store.user_by_name(username.as_str()).await?.is_some()
-        {
+        if self.store.user_by_name(username.as_str()).await?.is_some() {
             return Err(Error::UsernameTaken);
         }
         let password_hash = self.hasher.hash(form.password).await?;
@@ -199,7 +178,6 @@ impl MiniTwit {
             })
             .await?;
         tracing::info!(user_id = user.id.0, "registered a user");
-        self.users.remember(&user);
         Ok(user)
     }
 
@@ -233,22 +211,11 @@ impl MiniTwit {
     }
 
     async fn find(&self, user: UserRef<'_>) -> Result<Option<User>, Error> {
-        let cached = match user {
-            UserRef::Id(id) => self.users.by_id(id),
-            UserRef::Name(name) => self.users.by_name(name),
-        };
-        if cached.is_some() {
-            return Ok(cached);
-        }
         let stored = match user {
             UserRef::Id(id) => self.store.user_by_id(id).await?,
             UserRef::Name(name) => self.store.user_by_name(name).await?,
         };
-        let found = stored.map(|stored| stored.user);
-        if let Some(user) = &found {
-            self.users.remember(user);
-        }
-        Ok(found)
+        Ok(stored.map(|stored| stored.user))
     }
 
     /// Posts a message by `author`, dated now.

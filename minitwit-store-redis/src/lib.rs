@@ -79,20 +79,15 @@
 //! | endpoint | store calls | round trips (+ `latest`) |
 //! | --- | --- | --- |
 //! | `POST /register` | `user_by_name` (script), `create_user` (script) | 2 (+1) |
-//! | `POST /msgs/{user}` (tweet) | `post` (script) | 1 (+1) |
-//! | `POST /fllws/{user}` follow | `follow` (`ZADD NX`) | 1 (+1) |
-//! | `POST /fllws/{user}` unfollow | `unfollow` (`ZREM`) | 1 (+1) |
+//! | `POST /msgs/{user}` (tweet) | `user_by_name` (script), `post` (script) | 2 (+1) |
+//! | `POST /fllws/{user}` follow | `user_by_name` ×2 (scripts), `follow` (`ZADD NX`) | 3 (+1) |
+//! | `POST /fllws/{user}` unfollow | `user_by_name` ×2 (scripts), `unfollow` (`ZREM`) | 3 (+1) |
 //! | `GET /msgs` | `timeline` (script) | 1 (+1) |
-//! | `GET /msgs/{user}` | `timeline` (script) | 1 (+1) |
-//! | `GET /fllws/{user}` | `followees` (script) | 1 (+1) |
+//! | `GET /msgs/{user}` | `user_by_name` (script), `timeline` (script) | 2 (+1) |
+//! | `GET /fllws/{user}` | `user_by_name` (script), `followees` (script) | 2 (+1) |
 //! | `GET /latest` | `latest` (`GET`) | 1 |
 //!
-//! The counts are for users the server instance has met before: the core
-//! service remembers users once looked up (they never change, so this is
-//! safe with many instances), and the first request naming a user on an
-//! instance costs one `user_by_name` script more per user it names.
-//! A register whose name is taken stops after `user_by_name`: 1 (+1), or
-//! none when the instance already knows the user.
+//! A register whose name is taken stops after `user_by_name`: 1 (+1).
 //!
 //! ## Key layout
 //!
