@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::RedisStoreError;
+use crate::layout::WRITE_TOKEN_TTL;
 
 /// How to reach Redis and how to behave when it is slow or gone.
 ///
@@ -38,8 +39,11 @@ pub struct RedisConfig {
     /// the Redis handshake). Default 100 ms.
     pub connect_timeout: Duration,
     /// The deadline of a whole store call: waiting for a connection being
-    /// re-established, the command or script, and the script reload that
-    /// follows a Redis restart. Default 250 ms.
+    /// re-established, the command or script, the script reload that
+    /// follows a Redis restart, and the single re-send after a broken
+    /// connection (see the crate docs). Default 250 ms; at most
+    /// [`MAX_RESPONSE_TIMEOUT`], so that a re-sent write always finds the
+    /// write token of its first run (see [`layout`](crate::layout)).
     pub response_timeout: Duration,
     /// How many times a broken connection is re-dialled, with exponential
     /// backoff starting at [`reconnect_delay`](Self::reconnect_delay), before
@@ -64,6 +68,11 @@ pub const DEFAULT_NAMESPACE: &str = "minitwit";
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
 /// The default [`RedisConfig::response_timeout`].
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_millis(250);
+/// The longest accepted [`RedisConfig::response_timeout`]: well below
+/// [`WRITE_TOKEN_TTL`], the lifetime of the record that makes a re-sent
+/// write harmless.
+pub const MAX_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+const _: () = assert!(MAX_RESPONSE_TIMEOUT.as_secs() < WRITE_TOKEN_TTL.as_secs());
 /// Longest accepted namespace, in bytes.
 pub const MAX_NAMESPACE_LEN: usize = 64;
 
@@ -94,7 +103,10 @@ impl RedisConfig {
     /// [`RedisStoreError::InvalidTimeout`].
     pub fn validate(&self) -> Result<(), RedisStoreError> {
         validate_namespace(&self.namespace)?;
-        if self.connect_timeout.is_zero() || self.response_timeout.is_zero() {
+        if self.connect_timeout.is_zero()
+            || self.response_timeout.is_zero()
+            || self.response_timeout > MAX_RESPONSE_TIMEOUT
+        {
             return Err(RedisStoreError::InvalidTimeout);
         }
         Ok(())
@@ -169,6 +181,18 @@ mod tests {
     fn zero_timeouts_are_refused() {
         let mut config = RedisConfig::new("redis://h");
         config.response_timeout = Duration::ZERO;
+        assert!(matches!(
+            config.validate(),
+            Err(RedisStoreError::InvalidTimeout)
+        ));
+    }
+
+    #[test]
+    fn response_timeouts_stay_below_the_write_token_lifetime() {
+        let mut config = RedisConfig::new("redis://h");
+        config.response_timeout = MAX_RESPONSE_TIMEOUT;
+        assert!(config.validate().is_ok());
+        config.response_timeout = MAX_RESPONSE_TIMEOUT + Duration::from_millis(1);
         assert!(matches!(
             config.validate(),
             Err(RedisStoreError::InvalidTimeout)

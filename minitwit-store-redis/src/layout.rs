@@ -16,6 +16,7 @@
 //! | `N:timeline:user:{id}` | sorted set | the ids of user `id`'s messages, score = message id | `post` |
 //! | `N:latest` | string | the simulator's last `latest` | `set_latest` |
 //! | `N:secrets` | hash | secret name → bytes, first writer wins | `get_or_init_secret` |
+//! | `N:write:{token}` | string | the id a `create_user` or `post` call created; expires after [`WRITE_TOKEN_TTL`] | `create_user`, `post` |
 //!
 //! Why these shapes:
 //!
@@ -31,6 +32,21 @@
 //!   (the followee's id) gives the ascending order `followees` promises. A
 //!   single key per follower also makes every follow write a single,
 //!   naturally atomic command.
+//! * Write tokens make a re-sent `create_user` or `post` harmless. Each
+//!   call draws a random 128-bit token (32 hex digits) and passes it to its
+//!   script; the script first looks for `N:write:{token}` and, when it
+//!   exists, returns the id recorded there without writing anything;
+//!   otherwise it writes and records the new id under the token, in the
+//!   same atomic run. So when a connection breaks after Redis ran a script
+//!   and the store sends the same call (same token) again, the second run
+//!   answers the first run's id instead of creating a second message or
+//!   reporting the caller's own new name as taken. The key only has to
+//!   outlive that one re-send, which happens within the call's
+//!   [`response_timeout`](crate::RedisConfig::response_timeout) (at most
+//!   [`MAX_RESPONSE_TIMEOUT`](crate::config::MAX_RESPONSE_TIMEOUT)); it
+//!   expires after [`WRITE_TOKEN_TTL`], far beyond that, so the tokens of a
+//!   busy server cost a bounded amount of memory (one short key per write
+//!   of the last ten minutes) instead of growing forever.
 //! * The Lua scripts (see [`scripts`](crate::scripts)) build the same key
 //!   names from the namespace they receive as `ARGV[1]`, using a Lua prelude
 //!   generated from the same constants as the Rust key builders, so Rust and Lua
@@ -38,7 +54,13 @@
 //!   declaring them in `KEYS`, the store needs a standalone Redis (or a
 //!   replica set with one primary), not Redis Cluster.
 
+use std::time::Duration;
+
 use minitwit_core::UserId;
+
+/// How long `N:write:{token}` outlives the write it records: far longer than
+/// any call (and so its single re-send) can take.
+pub const WRITE_TOKEN_TTL: Duration = Duration::from_secs(600);
 
 /// `N:next_user_id`.
 const NEXT_USER_ID: &str = "next_user_id";
@@ -60,6 +82,8 @@ const USER_TIMELINE: &str = "timeline:user:";
 const LATEST: &str = "latest";
 /// `N:secrets`.
 const SECRETS: &str = "secrets";
+/// `N:write:{token}`.
+const WRITE: &str = "write:";
 
 /// Field of `N:user:{id}`: the username.
 pub(crate) const FIELD_NAME: &str = "name";
@@ -128,8 +152,11 @@ local function user_key(id) return P .. '{USER}' .. id end
 local function follows_key(id) return P .. '{FOLLOWS}' .. id end
 local function message_key(id) return P .. '{MESSAGE}' .. id end
 local function user_timeline_key(id) return P .. '{USER_TIMELINE}' .. id end
+local function write_key(token) return P .. '{WRITE}' .. token end
+local WRITE_TOKEN_TTL = {ttl}
 local function id_string(n) return string.format('%d', n) end
-"
+",
+        ttl = WRITE_TOKEN_TTL.as_secs()
     )
 }
 
@@ -153,5 +180,7 @@ mod tests {
         assert!(prelude.contains("P .. 'follows:' .. id"));
         assert!(prelude.contains("P .. 'timeline:public'"));
         assert!(prelude.contains("F_NAME, F_EMAIL, F_PW_HASH = 'name', 'email', 'pw_hash'"));
+        assert!(prelude.contains("P .. 'write:' .. token"));
+        assert!(prelude.contains("local WRITE_TOKEN_TTL = 600"));
     }
 }

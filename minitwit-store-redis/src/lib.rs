@@ -51,22 +51,50 @@
 //!   [`StoreError::Unavailable`] (the frontends answer 503); none waits
 //!   longer than [`RedisConfig::response_timeout`].
 //! * When Redis is back, the store recovers by itself: the first call that
-//!   finds the old connection dead starts a new one. If that call's error
-//!   was "connection refused" (so its command never left the process), the
-//!   call is sent once more on the new connection; no other error is
-//!   retried.
-//! * **Nothing is sent twice after it may have run.** The
-//!   `ConnectionManager` never re-sends a command: when a connection breaks
-//!   it fails the commands in flight and reconnects for the next ones. The
-//!   store re-sends only in two cases where the first send provably did not
-//!   run: "connection refused" (never sent) and `NOSCRIPT` (Redis forgot the
-//!   script after a restart and ran nothing). A write that fails any other
-//!   way (a timeout, a connection lost after sending) reports
-//!   `Unavailable`, and may or may not have been applied, exactly as when a
-//!   client's HTTP request times out; a caller that retries such a `post`
-//!   may post twice, while retrying `create_user`, `follow`, `unfollow`,
-//!   `set_latest` and `get_or_init_secret` is harmless (they are
-//!   idempotent or fail with `UsernameTaken`).
+//!   finds the old connection dead starts a new one.
+//!
+//! ### What is sent again
+//!
+//! A call whose connection fails is sent **once more**, on the connection
+//! the manager opens in its place, when the failure is a refused, reset,
+//! aborted or closed connection (an I/O error that is not a timeout). The
+//! second send shares the first one's deadline: the whole call, both sends
+//! and the reconnection between them, still ends within
+//! [`RedisConfig::response_timeout`], and a call that runs out of time
+//! (including one that failed because the manager's own response timeout
+//! fired) is not sent again. Every other failure (a server error, a reply
+//! of the wrong shape) is reported at once. Besides this, a script that
+//! Redis answers with `NOSCRIPT` (it forgot the scripts in a restart) is
+//! loaded and sent again inside the same send; `NOSCRIPT` means it did not
+//! run.
+//!
+//! When a connection breaks after the command left the process, nobody can
+//! tell whether Redis ran it. Sending it again is safe because every call
+//! gives the same result whether it runs once or twice:
+//!
+//! * **`post` and `create_user`** draw a random 128-bit write token per
+//!   call and pass it to their script, which records the id it creates
+//!   under `N:write:{token}` in the same atomic run (see [`layout`]). The
+//!   re-send carries the same token, so if the first send did run, the
+//!   second finds the token and returns the same message or user id
+//!   without writing: never a second message, and never `UsernameTaken`
+//!   for the caller's own new user. The record outlives the re-send by
+//!   far: it expires after ten minutes
+//!   ([`layout::WRITE_TOKEN_TTL`]), and a call lasts at most
+//!   [`config::MAX_RESPONSE_TIMEOUT`].
+//! * **`follow`, `unfollow`, `set_latest` and `get_or_init_secret`** are
+//!   idempotent by nature (`ZADD NX`, `ZREM`, `SET`, `HSETNX`): running
+//!   them twice leaves the same state as once. Only the "changed" answer
+//!   of `follow` and `unfollow` can differ: when the first send ran, the
+//!   re-send reports `false` (nothing changed) although the call did change
+//!   something. The service ignores that answer (following twice is not an
+//!   error), so nothing depends on it.
+//! * **Reads** change nothing.
+//!
+//! A call that still fails reports [`StoreError::Unavailable`] and may or
+//! may not have been applied, as when a client's HTTP request times out. A
+//! caller that then retries a `post` itself makes a new call with a new
+//! token, which may post twice; the store's own re-send cannot.
 //!
 //! ## Round trips per simulator request
 //!
@@ -105,6 +133,7 @@
 //! | `N:timeline:user:{id}` | sorted set | the user's message ids, score = id |
 //! | `N:latest` | string | the simulator's `latest` |
 //! | `N:secrets` | hash | secret name → bytes |
+//! | `N:write:{token}` | string | id made by a `create_user` or `post` call, for 10 min |
 //!
 //! The [`layout`] module explains each choice. The scripts derive key names
 //! from the namespace, so the store needs a standalone Redis (with replicas
@@ -154,8 +183,12 @@ pub enum RedisStoreError {
     /// `-`, `_` and `.`, or is empty or too long.
     #[error("invalid Redis namespace {0:?}: use 1 to 64 ASCII letters, digits, '-', '_' or '.'")]
     InvalidNamespace(String),
-    /// A timeout of zero.
-    #[error("the Redis connect and response timeouts must be above zero")]
+    /// A timeout of zero, or a response timeout above
+    /// [`config::MAX_RESPONSE_TIMEOUT`].
+    #[error(
+        "the Redis connect and response timeouts must be above zero, and the response timeout at most {:?}",
+        config::MAX_RESPONSE_TIMEOUT
+    )]
     InvalidTimeout,
     /// The server did not answer, refused the connection or the handshake
     /// (wrong password, no such database), or did not accept the scripts.
@@ -256,7 +289,8 @@ impl RedisStore {
         self.layout.namespace()
     }
 
-    /// Runs a script: one `EVALSHA` (plus a load on `NOSCRIPT`).
+    /// Runs a script: one `EVALSHA` (plus a load on `NOSCRIPT`), sent once
+    /// more when the connection fails (see the crate docs).
     async fn eval<T: FromRedisValue>(
         &self,
         op: &'static str,
@@ -265,20 +299,25 @@ impl RedisStore {
         let mut conn = self.conn.clone();
         let call = async {
             match invocation.invoke_async(&mut conn).await {
-                // Never sent: the manager is already dialling again.
-                Err(err) if err.is_connection_refusal() => invocation.invoke_async(&mut conn).await,
+                Err(err) if worth_resending(&err) => {
+                    tracing::debug!(op, error = %err, "sending again after a connection failure");
+                    invocation.invoke_async(&mut conn).await
+                }
                 other => other,
             }
         };
         self.within_deadline(op, call).await
     }
 
-    /// Sends one command.
+    /// Sends one command, once more when the connection fails.
     async fn query<T: FromRedisValue>(&self, op: &'static str, cmd: &Cmd) -> Result<T, StoreError> {
         let mut conn = self.conn.clone();
         let call = async {
             match cmd.query_async(&mut conn).await {
-                Err(err) if err.is_connection_refusal() => cmd.query_async(&mut conn).await,
+                Err(err) if worth_resending(&err) => {
+                    tracing::debug!(op, error = %err, "sending again after a connection failure");
+                    cmd.query_async(&mut conn).await
+                }
                 other => other,
             }
         };
@@ -299,12 +338,71 @@ impl RedisStore {
         Err(err)
     }
 
+    /// [`Store::create_user`] with a given write token instead of a fresh
+    /// one: a second call with the same token returns the user the first
+    /// one created. For tests of the re-send guarantee.
+    #[doc(hidden)]
+    pub async fn create_user_with_write_token(
+        &self,
+        new_user: NewUser,
+        token: &str,
+    ) -> Result<User, StoreError> {
+        let mut invocation = self.invoke(&self.scripts.create_user);
+        invocation
+            .arg(new_user.username.as_str())
+            .arg(new_user.email.as_str())
+            .arg(new_user.password_hash.as_phc())
+            .arg(token);
+        let id: Option<u64> = self.eval("create_user", &invocation).await?;
+        let id = id.ok_or(StoreError::UsernameTaken)?;
+        Ok(User {
+            id: UserId(id),
+            username: new_user.username,
+            email: new_user.email,
+        })
+    }
+
+    /// [`Store::post`] with a given write token instead of a fresh one: a
+    /// second call with the same token returns the id of the message the
+    /// first one posted. For tests of the re-send guarantee.
+    #[doc(hidden)]
+    pub async fn post_with_write_token(
+        &self,
+        author: UserId,
+        text: MessageText,
+        pub_date: Timestamp,
+        token: &str,
+    ) -> Result<MessageId, StoreError> {
+        let mut invocation = self.invoke(&self.scripts.post);
+        invocation
+            .arg(author.0)
+            .arg(text.as_str())
+            .arg(pub_date)
+            .arg(token);
+        let id: u64 = self.eval("post", &invocation).await?;
+        Ok(MessageId(id))
+    }
+
     /// Starts an invocation of `script` with the namespace as `ARGV[1]`.
     fn invoke<'a>(&self, script: &'a redis::Script) -> ScriptInvocation<'a> {
         let mut invocation = script.prepare_invoke();
         invocation.arg(self.layout.namespace());
         invocation
     }
+}
+
+/// Whether a call that failed with `err` is sent once more: its connection
+/// was refused, reset, aborted or closed (before or after the command was
+/// sent), which the manager answers by opening a new one. Not a timeout: a
+/// call that timed out has used its time.
+fn worth_resending(err: &RedisError) -> bool {
+    err.is_connection_dropped() && !err.is_timeout()
+}
+
+/// A fresh write token: 128 random bits as 32 hex digits, so two calls never
+/// share one.
+fn write_token() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// Sorts a Redis failure into the store's error classes.
@@ -407,18 +505,8 @@ fn limit_arg(limit: usize) -> usize {
 #[async_trait]
 impl Store for RedisStore {
     async fn create_user(&self, new_user: NewUser) -> Result<User, StoreError> {
-        let mut invocation = self.invoke(&self.scripts.create_user);
-        invocation
-            .arg(new_user.username.as_str())
-            .arg(new_user.email.as_str())
-            .arg(new_user.password_hash.as_phc());
-        let id: Option<u64> = self.eval("create_user", &invocation).await?;
-        let id = id.ok_or(StoreError::UsernameTaken)?;
-        Ok(User {
-            id: UserId(id),
-            username: new_user.username,
-            email: new_user.email,
-        })
+        self.create_user_with_write_token(new_user, &write_token())
+            .await
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {
@@ -501,10 +589,8 @@ impl Store for RedisStore {
         text: MessageText,
         pub_date: Timestamp,
     ) -> Result<MessageId, StoreError> {
-        let mut invocation = self.invoke(&self.scripts.post);
-        invocation.arg(author.0).arg(text.as_str()).arg(pub_date);
-        let id: u64 = self.eval("post", &invocation).await?;
-        Ok(MessageId(id))
+        self.post_with_write_token(author, text, pub_date, &write_token())
+            .await
     }
 
     async fn timeline(
@@ -570,6 +656,32 @@ mod tests {
                 "{kind:?}: {err:?}"
             );
         }
+    }
+
+    #[test]
+    fn broken_connections_are_sent_again_and_timeouts_are_not() {
+        for kind in [
+            std::io::ErrorKind::ConnectionRefused,
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::ConnectionAborted,
+            std::io::ErrorKind::BrokenPipe,
+            std::io::ErrorKind::UnexpectedEof,
+        ] {
+            let err = RedisError::from(std::io::Error::from(kind));
+            assert!(worth_resending(&err), "{kind:?} is not sent again");
+        }
+        let timeout = RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        assert!(!worth_resending(&timeout));
+        let server = RedisError::from((redis::ErrorKind::Client, "no"));
+        assert!(!worth_resending(&server));
+    }
+
+    #[test]
+    fn write_tokens_are_128_bit_hex_and_differ() {
+        let (first, second) = (write_token(), write_token());
+        assert_eq!(first.len(), 32);
+        assert!(first.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(first, second);
     }
 
     #[test]

@@ -15,23 +15,35 @@
 //! twice. Every script opens with a prelude from [`layout`](crate::layout)
 //! that defines the key names, and takes the namespace as `ARGV[1]`.
 //!
+//! The two scripts that create something, `create_user` and `post`, also
+//! take a write token and record the id they created under it; a run that
+//! finds its token already recorded returns that id and writes nothing.
+//! That makes it safe to send such a call again when a connection broke
+//! after sending it, when nobody can tell whether it ran (see the crate
+//! docs on retries).
+//!
 //! Redis does not roll back a script that fails halfway (it can only fail
 //! halfway on a server-side limit such as `maxmemory`); the writes of each
 //! script are ordered so that a partial run leaves the indexes consistent
 //! with what readers expect (a record is written before the index entry
-//! that points at it).
+//! that points at it, and the write token last, once the write is whole).
 
 use redis::Script;
 
 use crate::layout::lua_prelude;
 
-/// `ARGV`: namespace, username, email, password hash. Returns the new user
-/// id, or `false` when the name is taken.
+/// `ARGV`: namespace, username, email, password hash, write token. Returns
+/// the new user id, or `false` when the name is taken. A second run with
+/// the same token returns the id the first run created (see
+/// [`layout`](crate::layout), `N:write:{token}`) and writes nothing.
 const CREATE_USER: &str = r"
+local done = redis.call('GET', write_key(ARGV[5]))
+if done then return done end
 if redis.call('HEXISTS', K_USER_IDS, ARGV[2]) == 1 then return false end
 local id = id_string(redis.call('INCR', K_NEXT_USER_ID))
 redis.call('HSET', user_key(id), F_NAME, ARGV[2], F_EMAIL, ARGV[3], F_PW_HASH, ARGV[4])
 redis.call('HSET', K_USER_IDS, ARGV[2], id)
+redis.call('SET', write_key(ARGV[5]), id, 'EX', WRITE_TOKEN_TTL)
 return id
 ";
 
@@ -55,12 +67,17 @@ end
 return out
 ";
 
-/// `ARGV`: namespace, author id, text, pub_date. Returns the new message id.
+/// `ARGV`: namespace, author id, text, pub_date, write token. Returns the
+/// new message id. A second run with the same token returns the id the
+/// first run created and posts nothing.
 const POST: &str = r"
+local done = redis.call('GET', write_key(ARGV[5]))
+if done then return done end
 local id = id_string(redis.call('INCR', K_NEXT_MESSAGE_ID))
 redis.call('HSET', message_key(id), F_AUTHOR, ARGV[2], F_TEXT, ARGV[3], F_PUB_DATE, ARGV[4])
 redis.call('ZADD', K_PUBLIC_TIMELINE, id, id)
 redis.call('ZADD', user_timeline_key(ARGV[2]), id, id)
+redis.call('SET', write_key(ARGV[5]), id, 'EX', WRITE_TOKEN_TTL)
 return id
 ";
 

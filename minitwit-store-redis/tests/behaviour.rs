@@ -334,3 +334,103 @@ async fn bad_configurations_are_refused_before_connecting() {
         Err(minitwit_store_redis::RedisStoreError::InvalidUrl { .. })
     ));
 }
+
+/// A raw connection to the shared server, to look at keys directly.
+async fn raw_connection() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(support::shared_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_post_sent_twice_with_one_write_token_posts_once() {
+    let store = support::fresh_redis_store().await;
+    let ada = register(&store, "Ada").await.id;
+    let text = || MessageText::parse("sent twice").unwrap();
+    let token = "0123456789abcdef0123456789abcdef";
+
+    let first = store
+        .post_with_write_token(ada, text(), 1_700_000_000, token)
+        .await
+        .unwrap();
+    let again = store
+        .post_with_write_token(ada, text(), 1_700_000_000, token)
+        .await
+        .unwrap();
+    assert_eq!(again, first, "the re-send answers the first run's id");
+    for timeline in [Timeline::Public, Timeline::User(ada), Timeline::Home(ada)] {
+        let page = store
+            .timeline(timeline, PageRequest::first(10))
+            .await
+            .unwrap();
+        assert_eq!(ids(&page), [first.0], "{timeline:?}");
+    }
+
+    let mut raw = raw_connection().await;
+    let namespace = store.namespace();
+    let counter: u64 = redis::cmd("GET")
+        .arg(format!("{namespace}:next_message_id"))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(counter, first.0, "the re-send drew no id");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(format!("{namespace}:write:{token}"))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let max = i64::try_from(minitwit_store_redis::layout::WRITE_TOKEN_TTL.as_secs()).unwrap();
+    assert!(0 < ttl && ttl <= max, "the token record expires: TTL {ttl}");
+
+    // Another token is another post, as is every plain `post`.
+    let other = store
+        .post_with_write_token(ada, text(), 1_700_000_000, "another token")
+        .await
+        .unwrap();
+    let plain = post(&store, ada, "sent twice").await;
+    let plain_again = post(&store, ada, "sent twice").await;
+    assert!(first < other && other < plain && plain < plain_again);
+    let page = store
+        .timeline(Timeline::Public, PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 4);
+}
+
+#[tokio::test]
+async fn a_registration_sent_twice_with_one_write_token_creates_one_user() {
+    let store = support::fresh_redis_store().await;
+    let token = "fedcba9876543210fedcba9876543210";
+
+    let first = store
+        .create_user_with_write_token(new_user("Ada"), token)
+        .await
+        .unwrap();
+    let again = store
+        .create_user_with_write_token(new_user("Ada"), token)
+        .await
+        .unwrap();
+    assert_eq!(
+        again, first,
+        "the re-send returns the user, not UsernameTaken"
+    );
+    let stored = store.user_by_name("Ada").await.unwrap().unwrap();
+    assert_eq!(stored.user, first);
+
+    // Any other call with the name finds it taken.
+    assert!(matches!(
+        store
+            .create_user_with_write_token(new_user("Ada"), "another token")
+            .await,
+        Err(StoreError::UsernameTaken)
+    ));
+    assert!(matches!(
+        store.create_user(new_user("Ada")).await,
+        Err(StoreError::UsernameTaken)
+    ));
+    // The re-send drew no id: the next user gets the next one.
+    let grace = register(&store, "Grace").await;
+    assert_eq!(grace.id.0, first.id.0 + 1);
+}

@@ -1,11 +1,14 @@
 //! Redis going away and coming back: calls fail fast with `Unavailable`
 //! while it is gone, and the same store recovers by itself, with the data
-//! written before the crash, once it is back.
+//! written before the crash, once it is back. A connection that breaks after
+//! a write ran is sent again without writing twice.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use minitwit_core::{
@@ -13,6 +16,8 @@ use minitwit_core::{
 };
 use minitwit_store_redis::{RedisConfig, RedisStore};
 use support::RedisServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 fn new_user(name: &str) -> NewUser {
     NewUser {
@@ -155,4 +160,156 @@ async fn a_stalled_redis_times_out_and_recovers_when_it_resumes() {
 
     let latest = eventually("latest after the stall", || store.latest()).await;
     assert_eq!(latest, Some(3));
+}
+
+/// A TCP proxy in front of a Redis server that, once armed, lets the next
+/// script call through to Redis and then closes the client's connection
+/// instead of passing the reply on: the write ran, and the client cannot
+/// know.
+struct ReplyDroppingProxy {
+    port: u16,
+    armed: Arc<AtomicBool>,
+    dropped: Arc<AtomicUsize>,
+    accepted: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ReplyDroppingProxy {
+    async fn start(upstream: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let armed = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (task_armed, task_dropped, task_accepted) =
+            (armed.clone(), dropped.clone(), accepted.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                task_accepted.fetch_add(1, Ordering::SeqCst);
+                let server = TcpStream::connect(("127.0.0.1", upstream)).await.unwrap();
+                tokio::spawn(Self::relay(
+                    client,
+                    server,
+                    task_armed.clone(),
+                    task_dropped.clone(),
+                ));
+            }
+        });
+        Self {
+            port,
+            armed,
+            dropped,
+            accepted,
+            task,
+        }
+    }
+
+    /// Copies bytes both ways; when armed, the first request carrying a
+    /// script call goes through and its reply closes the connection.
+    async fn relay(
+        mut client: TcpStream,
+        mut server: TcpStream,
+        armed: Arc<AtomicBool>,
+        dropped: Arc<AtomicUsize>,
+    ) {
+        let mut drop_next_reply = false;
+        let (mut from_client, mut from_server) = ([0_u8; 16 * 1024], [0_u8; 16 * 1024]);
+        loop {
+            tokio::select! {
+                read = client.read(&mut from_client) => {
+                    let Ok(n @ 1..) = read else { return };
+                    let request = &from_client[..n];
+                    if server.write_all(request).await.is_err() {
+                        return;
+                    }
+                    let is_script = request.windows(7).any(|w| w.eq_ignore_ascii_case(b"EVALSHA"));
+                    if is_script && armed.swap(false, Ordering::SeqCst) {
+                        drop_next_reply = true;
+                    }
+                }
+                read = server.read(&mut from_server) => {
+                    let Ok(n @ 1..) = read else { return };
+                    if drop_next_reply {
+                        dropped.fetch_add(1, Ordering::SeqCst);
+                        // Dropping both streams closes the client's connection.
+                        return;
+                    }
+                    if client.write_all(&from_server[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Drops the reply to the next script call.
+    fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for ReplyDroppingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_reply_was_lost_is_sent_again_without_writing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RedisServer::start_ephemeral(dir.path());
+    let proxy = ReplyDroppingProxy::start(server.port()).await;
+    let mut config = RedisConfig::new(proxy.url()).with_namespace("lost-replies");
+    config.response_timeout = Duration::from_secs(2);
+    let store = RedisStore::connect(config).await.unwrap();
+    let connections = proxy.accepted.load(Ordering::SeqCst);
+
+    // A registration that ran but whose reply never came back: the re-send
+    // returns the new user, not UsernameTaken.
+    proxy.arm();
+    let ada = store.create_user(new_user("Ada")).await.unwrap();
+    assert_eq!(proxy.dropped.load(Ordering::SeqCst), 1, "a reply was lost");
+    assert!(
+        proxy.accepted.load(Ordering::SeqCst) > connections,
+        "the store reconnected"
+    );
+    let stored = store.user_by_name("Ada").await.unwrap().unwrap();
+    assert_eq!(stored.user, ada);
+
+    // The same for a post: one message, with the id the call returned.
+    proxy.arm();
+    let text = MessageText::parse("posted once").unwrap();
+    let message = store.post(ada.id, text, 1_700_000_000).await.unwrap();
+    assert_eq!(proxy.dropped.load(Ordering::SeqCst), 2, "a reply was lost");
+    let page = store
+        .timeline(Timeline::Public, PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1, "the re-send posted nothing: {page:?}");
+    assert_eq!(page[0].id, message);
+    assert_eq!(page[0].text.as_str(), "posted once");
+
+    // Both scripts ran once: each counter was drawn from once.
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let counters: (u64, u64) = redis::pipe()
+        .cmd("GET")
+        .arg("lost-replies:next_user_id")
+        .cmd("GET")
+        .arg("lost-replies:next_message_id")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(counters, (ada.id.0, message.0));
+    assert_eq!(counters, (1, 1));
 }
