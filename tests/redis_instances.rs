@@ -5,9 +5,10 @@
 //! Redis goes away (killed, or stalled) both answer `503` quickly and recover
 //! by themselves once it is back, with every acknowledged write still there.
 //!
-//! The tests that do not kill Redis use `MINITWIT_TEST_REDIS_URL` when it is
-//! set (each in a namespace of its own); otherwise, and always for the fault
-//! test, they start a `redis-server` of their own.
+//! The tests that do not kill Redis share one server, in a namespace each:
+//! `MINITWIT_TEST_REDIS_URL` when it is set, otherwise a `redis-server`
+//! started for this test binary. The fault tests always start a
+//! `redis-server` of their own (`minitwit_store_redis::test_server`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,10 +21,10 @@ use minitwit_sim_api::client::ClientError;
 use minitwit_sim_api::scenario::{
     self, Action, ActionKind, ExpectedState, GeneratorConfig, ReplayOptions, compare, replay,
 };
+use minitwit_store_redis::test_server::{Persistence, RedisServer, shared_url, unique_namespace};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use support::Server;
-use support::redis::{RedisServer, TestRedis, unique_namespace};
 
 /// The Redis command deadline the instances run with: the default (250 ms)
 /// is tuned for production; a test machine shared with compilers needs more
@@ -122,9 +123,9 @@ fn print_report(what: &str, report: &scenario::ReplayReport) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scenario_replayed_alternately_through_two_instances_is_stored_exactly() {
     let logs = tempfile::tempdir().unwrap();
-    let redis = TestRedis::from_env_or_start();
+    let redis = shared_url();
     let namespace = unique_namespace("replay");
-    let instances = start_instances(2, redis.url(), &namespace, logs.path());
+    let instances = start_instances(2, &redis, &namespace, logs.path());
     let clients: Vec<SimClient> = instances.iter().map(sim_client).collect();
     for client in &clients {
         assert_eq!(client.latest().await.unwrap(), -1, "a new namespace");
@@ -270,9 +271,9 @@ async fn assert_signed_in(http: &reqwest::Client, site: &str, session: &str, use
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_started_on_one_instance_is_valid_on_the_other() {
     let logs = tempfile::tempdir().unwrap();
-    let redis = TestRedis::from_env_or_start();
+    let redis = shared_url();
     let namespace = unique_namespace("session");
-    let instances = start_instances(2, redis.url(), &namespace, logs.path());
+    let instances = start_instances(2, &redis, &namespace, logs.path());
     let (a, b) = (instances[0].site(), instances[1].site());
     let http = http_client();
     let (username, password) = ("Grace Hopper", "cobol-1959");
@@ -473,7 +474,7 @@ async fn wait_for_recovery(client: &SimClient) -> (Duration, usize, Result<i64, 
 async fn both_instances_answer_503_while_redis_is_down_and_recover_when_it_is_back() {
     let logs = tempfile::tempdir().unwrap();
     // Always a server of our own: this test kills it.
-    let mut redis = RedisServer::start();
+    let mut redis = RedisServer::start(Persistence::AofEverySec);
     let namespace = unique_namespace("faults");
     let instances = start_instances(2, &redis.url(), &namespace, logs.path());
     let clients: Vec<SimClient> = instances.iter().map(sim_client).collect();
@@ -637,7 +638,7 @@ async fn both_instances_answer_503_while_redis_is_down_and_recover_when_it_is_ba
 async fn a_stalled_redis_makes_both_instances_answer_503_and_they_recover_when_it_resumes() {
     let logs = tempfile::tempdir().unwrap();
     // Always a server of our own: this test stops it.
-    let redis = RedisServer::start();
+    let redis = RedisServer::start(Persistence::AofEverySec);
     let namespace = unique_namespace("stall");
     // What a stalled Redis costs each request is this deadline: close to the
     // production default (250 ms), a little more for a loaded machine.

@@ -155,6 +155,8 @@ use redis::{Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation, Serv
 pub mod config;
 pub mod layout;
 pub mod scripts;
+#[cfg(feature = "test-server")]
+pub mod test_server;
 
 pub use config::RedisConfig;
 

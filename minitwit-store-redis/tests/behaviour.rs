@@ -11,6 +11,7 @@ use minitwit_core::{
     Email, MessageId, MessageText, NewUser, PageRequest, PasswordHash, Store, StoreError, Timeline,
     User, UserId, Username,
 };
+use minitwit_store_redis::test_server::{shared_url, unique_namespace};
 use minitwit_store_redis::{RedisConfig, RedisStore};
 
 fn new_user(name: &str) -> NewUser {
@@ -289,12 +290,12 @@ async fn latest_and_secrets() {
 
 #[tokio::test]
 async fn namespaces_do_not_see_each_other() {
-    let url = support::shared_url();
+    let url = shared_url();
     let one =
-        support::connect(RedisConfig::new(url.clone()).with_namespace(support::unique_namespace()))
+        support::connect(RedisConfig::new(url.clone()).with_namespace(unique_namespace("store")))
             .await;
     let two =
-        support::connect(RedisConfig::new(url).with_namespace(support::unique_namespace())).await;
+        support::connect(RedisConfig::new(url).with_namespace(unique_namespace("store"))).await;
     assert_ne!(one.namespace(), two.namespace());
 
     let ada = register(&one, "Ada").await;
@@ -323,7 +324,7 @@ async fn namespaces_do_not_see_each_other() {
 
 #[tokio::test]
 async fn bad_configurations_are_refused_before_connecting() {
-    let bad_namespace = RedisConfig::new(support::shared_url()).with_namespace("a:b");
+    let bad_namespace = RedisConfig::new(shared_url()).with_namespace("a:b");
     assert!(matches!(
         RedisStore::connect(bad_namespace).await,
         Err(minitwit_store_redis::RedisStoreError::InvalidNamespace(_))
@@ -337,7 +338,7 @@ async fn bad_configurations_are_refused_before_connecting() {
 
 /// A raw connection to the shared server, to look at keys directly.
 async fn raw_connection() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(support::shared_url())
+    redis::Client::open(shared_url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await

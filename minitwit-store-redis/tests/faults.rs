@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -14,8 +12,8 @@ use std::time::{Duration, Instant};
 use minitwit_core::{
     Email, MessageText, NewUser, PageRequest, PasswordHash, Store, StoreError, Timeline, Username,
 };
+use minitwit_store_redis::test_server::{Persistence, RedisServer};
 use minitwit_store_redis::{RedisConfig, RedisStore};
-use support::RedisServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -67,8 +65,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_redis_fails_fast_and_a_restarted_one_is_picked_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = RedisServer::start_persistent(dir.path());
+    let mut server = RedisServer::start(Persistence::AofAlways);
     let port = server.port();
     let store = RedisStore::connect(config(&server)).await.unwrap();
 
@@ -101,7 +98,8 @@ async fn a_killed_redis_fails_fast_and_a_restarted_one_is_picked_up() {
     assert!(matches!(write, Err(StoreError::Unavailable(_))));
     assert!(started.elapsed() < HANG);
 
-    let _restarted = RedisServer::restart_persistent(dir.path(), port);
+    server.restart();
+    assert_eq!(server.port(), port, "restarted on the same port");
 
     let latest = eventually("latest after restart", || store.latest()).await;
     assert_eq!(latest, Some(7));
@@ -123,8 +121,7 @@ async fn a_killed_redis_fails_fast_and_a_restarted_one_is_picked_up() {
 
 #[tokio::test]
 async fn connecting_to_a_server_that_is_not_there_fails_fast() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = RedisServer::start_ephemeral(dir.path());
+    let mut server = RedisServer::start(Persistence::None);
     let url = server.url();
     server.kill();
     let started = Instant::now();
@@ -139,8 +136,7 @@ async fn connecting_to_a_server_that_is_not_there_fails_fast() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_redis_times_out_and_recovers_when_it_resumes() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = RedisServer::start_ephemeral(dir.path());
+    let server = RedisServer::start(Persistence::None);
     let mut config = config(&server);
     config.response_timeout = Duration::from_millis(300);
     let store = RedisStore::connect(config).await.unwrap();
@@ -263,8 +259,7 @@ impl Drop for ReplyDroppingProxy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_whose_reply_was_lost_is_sent_again_without_writing_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = RedisServer::start_ephemeral(dir.path());
+    let server = RedisServer::start(Persistence::None);
     let proxy = ReplyDroppingProxy::start(server.port()).await;
     let mut config = RedisConfig::new(proxy.url()).with_namespace("lost-replies");
     config.response_timeout = Duration::from_secs(2);

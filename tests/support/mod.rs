@@ -2,8 +2,6 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod redis;
-
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
