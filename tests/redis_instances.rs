@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 use minitwit_sim_api::SimClient;
 use minitwit_sim_api::client::ClientError;
 use minitwit_sim_api::scenario::{
-    self, Action, ActionKind, ExpectedState, GeneratorConfig, ReplayOptions, compare, replay,
+    self, Action, ActionKind, ExpectedState, GeneratorConfig, ReplayOptions, replay,
 };
 use minitwit_store_redis::test_server::{Persistence, RedisServer, shared_url, unique_namespace};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
-use support::Server;
+use support::{Server, assert_holds};
 
 /// The Redis command deadline the instances run with: the default (250 ms)
 /// is tuned for production; a test machine shared with compilers needs more
@@ -89,22 +89,6 @@ fn http_client() -> reqwest::Client {
         .timeout(Duration::from_secs(15))
         .build()
         .unwrap()
-}
-
-async fn assert_holds(client: &SimClient, expected: &ExpectedState, when: &str) {
-    let differences = compare(client, expected).await.unwrap();
-    assert!(
-        differences.is_empty(),
-        "{when}, through {}: {} differences, first ones:\n{}",
-        client.base_url(),
-        differences.len(),
-        differences
-            .iter()
-            .take(10)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
 }
 
 fn print_report(what: &str, report: &scenario::ReplayReport) {

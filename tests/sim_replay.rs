@@ -9,8 +9,7 @@ mod support;
 
 use minitwit_sim_api::SimClient;
 use minitwit_sim_api::scenario::{
-    self, ExpectedState, GeneratorConfig, ReplayOptions, compare, read_scenario, replay,
-    write_scenario,
+    self, GeneratorConfig, ReplayOptions, read_scenario, replay, write_scenario,
 };
 use support::Server;
 
@@ -29,21 +28,6 @@ fn generated_scenario(dir: &std::path::Path) -> Vec<scenario::Action> {
         "the scenario file does not read back as written"
     );
     read
-}
-
-async fn assert_server_holds(client: &SimClient, expected: &ExpectedState, when: &str) {
-    let differences = compare(client, expected).await.unwrap();
-    assert!(
-        differences.is_empty(),
-        "{when}: {} differences, first ones:\n{}",
-        differences.len(),
-        differences
-            .iter()
-            .take(10)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +77,7 @@ async fn a_replayed_scenario_is_stored_exactly_and_survives_a_restart() {
             .keys()
             .any(|name| name.contains(' ') && !name.is_ascii())
     );
-    assert_server_holds(&client, &expected, "after the replay").await;
+    support::assert_holds(&client, &expected, "after the replay").await;
 
     let status = server.terminate();
     assert!(
@@ -102,7 +86,7 @@ async fn a_replayed_scenario_is_stored_exactly_and_survives_a_restart() {
         server.log()
     );
     server.restart();
-    assert_server_holds(&client, &expected, "after a restart").await;
+    support::assert_holds(&client, &expected, "after a restart").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

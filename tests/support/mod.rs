@@ -147,3 +147,27 @@ impl Drop for Server {
         }
     }
 }
+
+/// Asserts that the server behind `client` holds exactly `expected` (every
+/// user's follows and messages, and `/latest`); `when` names the moment.
+pub async fn assert_holds(
+    client: &minitwit_sim_api::SimClient,
+    expected: &minitwit_sim_api::scenario::ExpectedState,
+    when: &str,
+) {
+    let differences = minitwit_sim_api::scenario::compare(client, expected)
+        .await
+        .unwrap();
+    assert!(
+        differences.is_empty(),
+        "{when}, through {}: {} differences, first ones:\n{}",
+        client.base_url(),
+        differences.len(),
+        differences
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
