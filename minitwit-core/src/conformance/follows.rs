@@ -3,12 +3,10 @@
 
 use std::sync::Arc;
 
+use super::support::{Must, all_at_once, create};
+use crate::{Store, User, UserId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::Barrier;
-
-use super::support::{Must, create};
-use crate::{Store, User, UserId};
 
 fn ids(users: &[User]) -> Vec<u64> {
     users.iter().map(|user| user.id.0).collect()
@@ -170,35 +168,26 @@ pub async fn concurrent_follow_and_unfollow_of_one_pair_serialize(store: &Arc<dy
     let a = create(store, "storm follower").await;
     let b = create(store, "storm followee").await;
     for round in 0..3u64 {
-        let barrier = Arc::new(Barrier::new(TASKS));
-        let handles: Vec<_> = (0..TASKS)
-            .map(|task| {
-                let store = Arc::clone(store);
-                let barrier = Arc::clone(&barrier);
-                let (a, b) = (a.id, b.id);
-                tokio::spawn(async move {
-                    let mut rng = StdRng::seed_from_u64(round * 1000 + task as u64);
-                    let (mut followed, mut unfollowed) = (0i64, 0i64);
-                    barrier.wait().await;
-                    for _ in 0..OPS_PER_TASK {
-                        if rng.gen_bool(0.5) {
-                            if store.follow(a, b).await.must("follow") {
-                                followed += 1;
-                            }
-                        } else if store.unfollow(a, b).await.must("unfollow") {
-                            unfollowed += 1;
+        let counts = all_at_once(store, TASKS, |store, task| {
+            let (a, b) = (a.id, b.id);
+            async move {
+                let mut rng = StdRng::seed_from_u64(round * 1000 + task as u64);
+                let (mut followed, mut unfollowed) = (0i64, 0i64);
+                for _ in 0..OPS_PER_TASK {
+                    if rng.gen_bool(0.5) {
+                        if store.follow(a, b).await.must("follow") {
+                            followed += 1;
                         }
+                    } else if store.unfollow(a, b).await.must("unfollow") {
+                        unfollowed += 1;
                     }
-                    (followed, unfollowed)
-                })
-            })
-            .collect();
-        let (mut followed, mut unfollowed) = (0i64, 0i64);
-        for handle in futures::future::join_all(handles).await {
-            let (f, u) = handle.unwrap_or_else(|err| panic!("a task panicked: {err}"));
-            followed += f;
-            unfollowed += u;
-        }
+                }
+                (followed, unfollowed)
+            }
+        })
+        .await;
+        let followed: i64 = counts.iter().map(|(f, _)| f).sum();
+        let unfollowed: i64 = counts.iter().map(|(_, u)| u).sum();
         let following = store.is_following(a.id, b.id).await.must("is_following");
         let net = followed - unfollowed;
         assert!(
@@ -236,26 +225,15 @@ pub async fn concurrent_follows_of_many_users_are_all_kept(store: &Arc<dyn Store
     for n in 0..TASKS {
         stars.push(create(store, &format!("popular {n}")).await);
     }
-    let barrier = Arc::new(Barrier::new(TASKS));
-    let handles: Vec<_> = stars
-        .iter()
-        .map(|star| {
-            let store = Arc::clone(store);
-            let barrier = Arc::clone(&barrier);
-            let (fan, star) = (fan.id, star.id);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                store.follow(fan, star).await.must("follow")
-            })
-        })
-        .collect();
-    for handle in futures::future::join_all(handles).await {
-        let changed = handle.unwrap_or_else(|err| panic!("a task panicked: {err}"));
-        assert!(
-            changed,
-            "store contract: each distinct new follow must return true"
-        );
-    }
+    let changes = all_at_once(store, TASKS, |store, task| {
+        let (fan, star) = (fan.id, stars[task].id);
+        async move { store.follow(fan, star).await.must("follow") }
+    })
+    .await;
+    assert!(
+        changes.iter().all(|changed| *changed),
+        "store contract: each distinct new follow must return true"
+    );
     let mut expected = ids(&stars);
     expected.sort_unstable();
     assert_eq!(
@@ -265,27 +243,16 @@ pub async fn concurrent_follows_of_many_users_are_all_kept(store: &Arc<dyn Store
     );
 
     // And the same for unfollows of half of them.
-    let barrier = Arc::new(Barrier::new(TASKS / 2));
-    let handles: Vec<_> = stars
-        .iter()
-        .step_by(2)
-        .map(|star| {
-            let store = Arc::clone(store);
-            let barrier = Arc::clone(&barrier);
-            let (fan, star) = (fan.id, star.id);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                store.unfollow(fan, star).await.must("unfollow")
-            })
-        })
-        .collect();
-    for handle in futures::future::join_all(handles).await {
-        let changed = handle.unwrap_or_else(|err| panic!("a task panicked: {err}"));
-        assert!(
-            changed,
-            "store contract: each unfollow of a followed user must return true"
-        );
-    }
+    let dropped: Vec<UserId> = stars.iter().step_by(2).map(|star| star.id).collect();
+    let changes = all_at_once(store, dropped.len(), |store, task| {
+        let (fan, star) = (fan.id, dropped[task]);
+        async move { store.unfollow(fan, star).await.must("unfollow") }
+    })
+    .await;
+    assert!(
+        changes.iter().all(|changed| *changed),
+        "store contract: each unfollow of a followed user must return true"
+    );
     let mut expected: Vec<u64> = stars.iter().skip(1).step_by(2).map(|s| s.id.0).collect();
     expected.sort_unstable();
     assert_eq!(

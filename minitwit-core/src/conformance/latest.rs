@@ -3,9 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use tokio::sync::Barrier;
-
-use super::support::{Must, create, post};
+use super::support::{Must, all_at_once, create, post};
 use crate::{PageRequest, Store, Timeline};
 
 /// `latest` is `None` until set; then the last write wins, negative values
@@ -32,25 +30,18 @@ pub async fn latest_is_none_until_set_then_last_write_wins(store: &Arc<dyn Store
 /// Sixteen tasks set `latest` at once: afterwards it holds one of the values
 /// written, not a mix or a stale value.
 pub async fn concurrent_latest_writes_leave_one_of_them(store: &Arc<dyn Store>) {
-    const TASKS: i64 = 16;
+    const TASKS: usize = 16;
     store.set_latest(-5).await.must("set_latest(-5)");
-    let barrier = Arc::new(Barrier::new(16));
-    let handles: Vec<_> = (0..TASKS)
-        .map(|task| {
-            let store = Arc::clone(store);
-            let barrier = Arc::clone(&barrier);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let value = 1_000_000 * (task + 1) + task;
-                store.set_latest(value).await.must("set_latest");
-                value
-            })
-        })
-        .collect();
-    let mut written = HashSet::new();
-    for handle in futures::future::join_all(handles).await {
-        written.insert(handle.unwrap_or_else(|err| panic!("a task panicked: {err}")));
-    }
+    let written: HashSet<i64> = all_at_once(store, TASKS, |store, task| {
+        let value = 1_000_000 * (task as i64 + 1) + task as i64;
+        async move {
+            store.set_latest(value).await.must("set_latest");
+            value
+        }
+    })
+    .await
+    .into_iter()
+    .collect();
     let latest = store.latest().await.must("latest");
     assert!(
         latest.is_some_and(|value| written.contains(&value)),
@@ -114,26 +105,19 @@ pub async fn secrets_are_initialized_once(store: &Arc<dyn Store>) {
 /// Sixteen tasks initialise one secret with sixteen different candidates at
 /// once: all get the same value, one of the candidates, which stays.
 pub async fn concurrent_secret_inits_agree(store: &Arc<dyn Store>) {
-    const TASKS: u8 = 16;
-    let barrier = Arc::new(Barrier::new(usize::from(TASKS)));
-    let handles: Vec<_> = (0..TASKS)
-        .map(|task| {
-            let store = Arc::clone(store);
-            let barrier = Arc::clone(&barrier);
-            tokio::spawn(async move {
-                let candidate = vec![task; 32];
-                barrier.wait().await;
-                store
-                    .get_or_init_secret("contested secret", &candidate)
-                    .await
-                    .must("get_or_init_secret")
-            })
-        })
-        .collect();
-    let mut answers = HashSet::new();
-    for handle in futures::future::join_all(handles).await {
-        answers.insert(handle.unwrap_or_else(|err| panic!("a task panicked: {err}")));
-    }
+    const TASKS: usize = 16;
+    let answers: HashSet<Vec<u8>> = all_at_once(store, TASKS, |store, task| {
+        let candidate = vec![task as u8; 32];
+        async move {
+            store
+                .get_or_init_secret("contested secret", &candidate)
+                .await
+                .must("get_or_init_secret")
+        }
+    })
+    .await
+    .into_iter()
+    .collect();
     assert_eq!(
         answers.len(),
         1,
@@ -146,7 +130,7 @@ pub async fn concurrent_secret_inits_agree(store: &Arc<dyn Store>) {
         agreed.len() == 32
             && agreed
                 .iter()
-                .all(|byte| *byte == agreed[0] && *byte < TASKS),
+                .all(|byte| *byte == agreed[0] && usize::from(*byte) < TASKS),
         "store contract: the agreed secret must be one of the candidates, got {agreed:?}"
     );
     let later = store

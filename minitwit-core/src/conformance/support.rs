@@ -1,8 +1,11 @@
-//! Helpers shared by the check functions: building inputs, and turning a
-//! store failure into a panic that names the call.
+//! Helpers shared by the check functions: building inputs, turning a store
+//! failure into a panic that names the call, and running tasks at once.
 
 use std::fmt::Display;
+use std::future::Future;
 use std::sync::Arc;
+
+use tokio::sync::Barrier;
 
 use crate::{
     Email, MessageId, MessageText, NewUser, PasswordHash, Store, StoreError, Timestamp, User,
@@ -104,4 +107,33 @@ pub(crate) fn assert_newest_first(ids: &[MessageId], what: impl Display) {
             ids.iter().map(|id| id.0).collect::<Vec<_>>()
         );
     }
+}
+
+/// Runs `work(store, task)` for every task in `0..tasks`, each on a tokio
+/// task of its own, all released at the same moment by a barrier so that
+/// they really race; returns their answers in task order. Whatever `work`
+/// does before its future is first polled (building inputs) happens before
+/// the barrier.
+pub(crate) async fn all_at_once<T, F, Fut>(store: &Arc<dyn Store>, tasks: usize, work: F) -> Vec<T>
+where
+    F: Fn(Arc<dyn Store>, usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(tasks));
+    let handles: Vec<_> = (0..tasks)
+        .map(|task| {
+            let barrier = Arc::clone(&barrier);
+            let racing = work(Arc::clone(store), task);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                racing.await
+            })
+        })
+        .collect();
+    futures::future::join_all(handles)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap_or_else(|err| panic!("a task panicked: {err}")))
+        .collect()
 }

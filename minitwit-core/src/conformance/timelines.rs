@@ -4,9 +4,9 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use tokio::sync::{Barrier, mpsc};
+use tokio::sync::mpsc;
 
-use super::support::{Must, assert_newest_first, create, post, text};
+use super::support::{Must, all_at_once, assert_newest_first, create, post, text};
 use crate::{MAX_MESSAGE_CHARS, Message, MessageId, PageRequest, Store, Timeline, User, UserId};
 
 /// What the checks remember of a posted message, to compute the expected
@@ -465,25 +465,19 @@ pub async fn concurrent_posts_get_unique_growing_ids(store: &Arc<dyn Store>) {
     for n in 0..4 {
         authors.push(create(store, &format!("poster {n}")).await);
     }
-    let barrier = Arc::new(Barrier::new(TASKS));
-    let handles: Vec<_> = (0..TASKS)
-        .map(|task| {
-            let store = Arc::clone(store);
-            let barrier = Arc::clone(&barrier);
-            let author = authors[task % authors.len()].clone();
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let mut ids = Vec::new();
-                for n in 0..POSTS_PER_TASK {
-                    ids.push(post(&store, &author, &format!("task {task} post {n}"), 42).await);
-                }
-                (author.id, ids)
-            })
-        })
-        .collect();
+    let answers = all_at_once(store, TASKS, |store, task| {
+        let author = authors[task % authors.len()].clone();
+        async move {
+            let mut ids = Vec::new();
+            for n in 0..POSTS_PER_TASK {
+                ids.push(post(&store, &author, &format!("task {task} post {n}"), 42).await);
+            }
+            (author.id, ids)
+        }
+    })
+    .await;
     let mut posted = Vec::new();
-    for handle in futures::future::join_all(handles).await {
-        let (author, ids) = handle.unwrap_or_else(|err| panic!("a task panicked: {err}"));
+    for (author, ids) in answers {
         for pair in ids.windows(2) {
             assert!(
                 pair[0] < pair[1],

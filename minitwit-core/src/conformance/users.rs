@@ -3,9 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use tokio::sync::Barrier;
-
-use super::support::{Must, create, hash_for, new_user_with_email};
+use super::support::{Must, all_at_once, create, hash_for, new_user_with_email};
 use crate::{PageRequest, PasswordHash, Store, StoreError, Timeline, UserId};
 
 /// A fresh store has no users, no messages, no follows and no `latest`.
@@ -265,26 +263,18 @@ pub async fn concurrent_registrations_of_one_name_admit_exactly_one(store: &Arc<
     const TASKS: usize = 16;
     for round in 0..3 {
         let name = format!("contested name {round}");
-        let barrier = Arc::new(Barrier::new(TASKS));
-        let handles: Vec<_> = (0..TASKS)
-            .map(|task| {
-                let store = Arc::clone(store);
-                let barrier = Arc::clone(&barrier);
-                let name = name.clone();
-                tokio::spawn(async move {
-                    let email = format!("task{task}@example.org");
-                    barrier.wait().await;
-                    (
-                        email.clone(),
-                        store.create_user(new_user_with_email(&name, &email)).await,
-                    )
-                })
-            })
-            .collect();
+        let answers = all_at_once(store, TASKS, |store, task| {
+            let name = name.clone();
+            let email = format!("task{task}@example.org");
+            async move {
+                let result = store.create_user(new_user_with_email(&name, &email)).await;
+                (email, result)
+            }
+        })
+        .await;
         let mut winners = Vec::new();
         let mut taken = 0;
-        for handle in futures::future::join_all(handles).await {
-            let (email, result) = handle.unwrap_or_else(|err| panic!("a task panicked: {err}"));
+        for (email, result) in answers {
             match result {
                 Ok(user) => winners.push((email, user)),
                 Err(StoreError::UsernameTaken) => taken += 1,
