@@ -8,50 +8,15 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-use mockall::mock;
 use mockall::predicate::eq;
 
 use super::{MiniTwit, Registration};
+use crate::store::MockStore;
 use crate::{
     Email, Error, ErrorKind, HashCost, Message, MessageId, MessageText, NewUser, PageRequest,
-    PasswordHash, PasswordHasher, Store, StoreError, StoredUser, Timeline, Timestamp, User, UserId,
+    PasswordHash, PasswordHasher, StoreError, StoredUser, Timeline, Timestamp, User, UserId,
     Username,
 };
-
-mock! {
-    Store {}
-
-    #[async_trait]
-    impl Store for Store {
-        async fn create_user(&self, new_user: NewUser) -> Result<User, StoreError>;
-        async fn user_by_name(&self, username: &str) -> Result<Option<StoredUser>, StoreError>;
-        async fn user_by_id(&self, id: UserId) -> Result<Option<StoredUser>, StoreError>;
-        async fn follow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError>;
-        async fn unfollow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError>;
-        async fn is_following(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError>;
-        async fn followees(&self, follower: UserId, limit: usize) -> Result<Vec<User>, StoreError>;
-        async fn post(
-            &self,
-            author: UserId,
-            text: MessageText,
-            pub_date: Timestamp,
-        ) -> Result<MessageId, StoreError>;
-        async fn timeline(
-            &self,
-            timeline: Timeline,
-            page: PageRequest,
-        ) -> Result<Vec<Message>, StoreError>;
-        async fn set_latest(&self, latest: i64) -> Result<(), StoreError>;
-        async fn latest(&self) -> Result<Option<i64>, StoreError>;
-        async fn get_or_init_secret(
-            &self,
-            name: &str,
-            candidate: &[u8],
-        ) -> Result<Vec<u8>, StoreError>;
-        async fn flush(&self) -> Result<(), StoreError>;
-    }
-}
 
 const NOW: Timestamp = 1_700_000_000;
 

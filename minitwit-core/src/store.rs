@@ -45,6 +45,9 @@ use crate::{
 ///   stored: backends keep indexes on write.
 /// * **Errors.** [`StoreError::Unavailable`] when the backend cannot be
 ///   reached (a retry may succeed), other variants for everything else.
+// The service's unit tests use the generated `MockStore`; it exists only in
+// this crate's test build.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates a user with a fresh id and returns it.
