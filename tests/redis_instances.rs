@@ -24,7 +24,7 @@ use minitwit_sim_api::scenario::{
 use minitwit_store_redis::test_server::{Persistence, RedisServer, shared_url, unique_namespace};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
-use support::{Server, assert_holds};
+use support::{Server, assert_clean_replay, assert_holds};
 
 /// The Redis command deadline the instances run with: the default (250 ms)
 /// is tuned for production; a test machine shared with compilers needs more
@@ -91,19 +91,6 @@ fn http_client() -> reqwest::Client {
         .unwrap()
 }
 
-fn print_report(what: &str, report: &scenario::ReplayReport) {
-    eprintln!(
-        "{what}: {} actions in {:.2?}: {:.0} requests/s, p50 {:.2?}, p99 {:.2?}, max {:.2?}, {} errors",
-        report.requests,
-        report.elapsed,
-        report.throughput(),
-        report.latency_quantile(0.5),
-        report.latency_quantile(0.99),
-        report.latency_quantile(1.0),
-        report.errors.len(),
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scenario_replayed_alternately_through_two_instances_is_stored_exactly() {
     let logs = tempfile::tempdir().unwrap();
@@ -123,13 +110,7 @@ async fn a_scenario_replayed_alternately_through_two_instances_is_stored_exactly
     // Action i goes to instance i % 2: every user's requests hop between
     // the two.
     let report = replay(&clients, &actions, ReplayOptions::default()).await;
-    print_report("replayed over two instances", &report);
-    assert_eq!(report.requests, actions.len());
-    assert!(
-        report.errors.is_empty(),
-        "unexpected answers: {:?}",
-        &report.errors[..report.errors.len().min(10)]
-    );
+    assert_clean_replay("replayed over two instances", &report, actions.len());
     let expected = report.expected;
     assert!(expected.users.len() > 100 && expected.message_count() > 1_000);
 
@@ -472,12 +453,7 @@ async fn both_instances_answer_503_while_redis_is_down_and_recover_when_it_is_ba
 
     // The first part of the scenario, through both instances.
     let report = replay(&clients, before, ReplayOptions::default()).await;
-    print_report("before Redis goes away", &report);
-    assert!(
-        report.errors.is_empty(),
-        "unexpected answers: {:?}",
-        &report.errors[..report.errors.len().min(10)]
-    );
+    assert_clean_replay("before Redis goes away", &report, before.len());
     let mut state = report.expected;
     let last_before = before.last().unwrap().id;
     // Someone to act as in the probes.

@@ -54,21 +54,7 @@ async fn a_replayed_scenario_is_stored_exactly_and_survives_a_restart() {
         ReplayOptions::default(),
     )
     .await;
-    eprintln!(
-        "replayed {} actions in {:.2?}: {:.0} requests/s, p50 {:.2?}, p99 {:.2?}, max {:.2?}",
-        report.requests,
-        report.elapsed,
-        report.throughput(),
-        report.latency_quantile(0.5),
-        report.latency_quantile(0.99),
-        report.latency_quantile(1.0),
-    );
-    assert_eq!(report.requests, actions.len());
-    assert!(
-        report.errors.is_empty(),
-        "unexpected answers: {:?}",
-        &report.errors[..report.errors.len().min(10)]
-    );
+    support::assert_clean_replay("replayed", &report, actions.len());
     let expected = report.expected;
     assert!(expected.users.len() > 100 && expected.message_count() > 1_000);
     assert!(

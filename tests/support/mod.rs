@@ -171,3 +171,28 @@ pub async fn assert_holds(
             .join("\n")
     );
 }
+
+/// Prints a replay's figures and asserts that every one of `sent` actions
+/// got the answer a correct server gives.
+pub fn assert_clean_replay(
+    what: &str,
+    report: &minitwit_sim_api::scenario::ReplayReport,
+    sent: usize,
+) {
+    eprintln!(
+        "{what}: {} actions in {:.2?}: {:.0} requests/s, p50 {:.2?}, p99 {:.2?}, max {:.2?}, {} errors",
+        report.requests,
+        report.elapsed,
+        report.throughput(),
+        report.latency_quantile(0.5),
+        report.latency_quantile(0.99),
+        report.latency_quantile(1.0),
+        report.errors.len(),
+    );
+    assert_eq!(report.requests, sent, "{what}: not every action was sent");
+    assert!(
+        report.errors.is_empty(),
+        "{what}: unexpected answers: {:?}",
+        &report.errors[..report.errors.len().min(10)]
+    );
+}
