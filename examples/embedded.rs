@@ -2,8 +2,11 @@
 //! HTTP anywhere. Run it twice to see the data survive:
 //!
 //! ```sh
-//! cargo run --example embedded -- /tmp/minitwit-embedded
+//! cargo run --release --example embedded
 //! ```
+//!
+//! The data goes to `minitwit-embedded` in the system's temporary directory,
+//! or to the directory given as the first argument.
 
 use std::sync::Arc;
 
@@ -12,9 +15,11 @@ use minitwit_store_sled::{SledConfig, SledStore};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "./minitwit-embedded".to_owned());
+    let dir = std::env::args_os().nth(1).map_or_else(
+        || std::env::temp_dir().join("minitwit-embedded"),
+        std::path::PathBuf::from,
+    );
+    println!("the store is in {}", dir.display());
     let store = SledStore::open(SledConfig::new(&dir).cache_capacity(8 * 1024 * 1024))?;
     let service = MiniTwit::builder(Arc::new(store)).build()?;
 

@@ -7,7 +7,7 @@
 
 mod support;
 
-use minitwit_sim_api::SimClient;
+use minitwit_sim_api::{ClientError, SimClient};
 use minitwit_sim_api::scenario::{
     self, GeneratorConfig, ReplayOptions, read_scenario, replay, write_scenario,
 };
@@ -144,9 +144,16 @@ async fn the_api_prefix_and_credential_are_configurable() {
         .unwrap();
     client.register("a", "a@b", "pw", Some(7)).await.unwrap();
     assert_eq!(client.latest().await.unwrap(), 7);
-    // The default prefix is not served: the site answers there instead.
+    // The default prefix is not served: the site answers there instead,
+    // with its own HTML "not found" page.
     let old = SimClient::new(&server.api()).unwrap();
-    assert!(old.latest().await.is_err());
+    match old.latest().await {
+        Err(ClientError::Api { status, error_msg }) => {
+            assert_eq!(status, 404);
+            assert!(error_msg.trim_start().starts_with('<'), "{error_msg}");
+        }
+        other => panic!("expected the site's 404 page, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,18 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// Longest accepted message, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
 
+/// The most bytes one character can take once encoded in a request: a
+/// character outside Unicode's basic plane written in JSON as two `\uXXXX`
+/// escapes, or its four UTF-8 bytes percent-encoded in a form (`%F0%9F%A6%80`):
+/// 12 bytes either way. Every other character takes fewer.
+pub const MAX_ENCODED_BYTES_PER_CHAR: usize = 12;
+
+/// The largest request body that a valid request can need: the longest
+/// message with every character encoded at its longest, plus room for the
+/// keys, quotes and some whitespace. A registration needs less (its fields
+/// are far shorter). Frontends derive their body limits from this.
+pub const MAX_REQUEST_BODY_BYTES: usize = MAX_MESSAGE_CHARS * MAX_ENCODED_BYTES_PER_CHAR + 4096;
+
 /// A user's numeric id, assigned by the store, never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct UserId(pub u64);
@@ -135,6 +147,39 @@ impl MessageText {
 impl fmt::Display for MessageText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// A password as a person typed it: 1 to [`MAX_PASSWORD_BYTES`] bytes, any
+/// characters. Its `Debug` hides the value, so it never reaches a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Validates `raw` as a password.
+    ///
+    /// # Errors
+    /// [`Error::MissingPassword`] when empty, [`Error::PasswordTooLong`]
+    /// above [`MAX_PASSWORD_BYTES`].
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        if raw.is_empty() {
+            return Err(Error::MissingPassword);
+        }
+        if raw.len() > MAX_PASSWORD_BYTES {
+            return Err(Error::PasswordTooLong);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The password, for hashing or verifying.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
     }
 }
 
@@ -308,6 +353,22 @@ mod tests {
             MessageText::parse(&"x".repeat(MAX_MESSAGE_CHARS + 1)),
             Err(Error::MessageTooLong)
         ));
+    }
+
+    #[test]
+    fn passwords_are_bounded_and_hidden() {
+        assert!(matches!(Password::parse(""), Err(Error::MissingPassword)));
+        let longest = "p".repeat(MAX_PASSWORD_BYTES);
+        assert_eq!(
+            Password::parse(&longest).map(|p| p.expose().len()).ok(),
+            Some(MAX_PASSWORD_BYTES)
+        );
+        assert!(matches!(
+            Password::parse(&format!("{longest}p")),
+            Err(Error::PasswordTooLong)
+        ));
+        let password = Password::parse("hunter2").map(|p| format!("{p:?}"));
+        assert!(password.is_ok_and(|shown| !shown.contains("hunter2")));
     }
 
     #[test]

@@ -9,6 +9,18 @@
 
 use std::error::Error as StdError;
 
+/// The texts of the errors that are not about one field: what a person reads
+/// when the service cannot answer. Frontends use these for their own generic
+/// pages and JSON bodies, so the site and the API say the same thing.
+pub mod texts {
+    /// The text of [`Error::Unavailable`](super::Error::Unavailable) and of
+    /// every "try again later" answer (HTTP 503).
+    pub const UNAVAILABLE: &str = "The service is temporarily unavailable, please try again";
+    /// The text of [`Error::Internal`](super::Error::Internal) and of every
+    /// answer to a fault of ours (HTTP 500).
+    pub const INTERNAL: &str = "Something went wrong on our side";
+}
+
 /// A boxed error from a backend's own client library.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
@@ -77,10 +89,10 @@ pub enum Error {
     )]
     MessageTooLong,
     /// The store cannot be reached right now; trying again later may work.
-    #[error("The service is temporarily unavailable, please try again")]
+    #[error("{}", texts::UNAVAILABLE)]
     Unavailable(#[source] StoreError),
     /// Anything else that went wrong inside; details are in the source.
-    #[error("Something went wrong on our side")]
+    #[error("{}", texts::INTERNAL)]
     Internal(#[source] BoxError),
 }
 

@@ -58,12 +58,15 @@ mod store;
 pub mod conformance;
 
 pub use domain::{
-    Email, MAX_EMAIL_BYTES, MAX_MESSAGE_CHARS, MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS, Message,
-    MessageId, MessageText, NewUser, Page, PageRequest, PasswordHash, StoredUser, Timeline,
-    Timestamp, User, UserId, Username,
+    Email, MAX_EMAIL_BYTES, MAX_ENCODED_BYTES_PER_CHAR, MAX_MESSAGE_CHARS, MAX_PASSWORD_BYTES,
+    MAX_REQUEST_BODY_BYTES, MAX_USERNAME_CHARS, Message, MessageId, MessageText, NewUser, Page,
+    PageRequest, Password, PasswordHash, StoredUser, Timeline, Timestamp, User, UserId, Username,
 };
-pub use error::{BoxError, Error, ErrorKind, StoreError};
+pub use error::{BoxError, Error, ErrorKind, StoreError, texts};
 pub use memory::MemoryStore;
 pub use password::{HashCost, PasswordHasher};
-pub use service::{Clock, MiniTwit, MiniTwitBuilder, Registration, UserRef};
+pub use service::{
+    Clock, MiniTwit, MiniTwitBuilder, Registration, SESSION_KEY_SECRET, SharedSecret, UserRef,
+    ValidRegistration, check_follow, system_clock,
+};
 pub use store::Store;

@@ -9,7 +9,7 @@ use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltStri
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
-use crate::{Error, PasswordHash};
+use crate::{Error, Password, PasswordHash};
 
 /// The cost of argon2id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,10 +85,10 @@ impl PasswordHasher {
     ///
     /// # Errors
     /// [`Error::Internal`] when the blocking task fails.
-    pub async fn hash(&self, password: &str) -> Result<PasswordHash, Error> {
+    pub async fn hash(&self, password: &Password) -> Result<PasswordHash, Error> {
         let argon2 = self.argon2.clone();
-        let password = password.to_owned();
-        self.run_blocking(move || hash_with(&argon2, &password))
+        let password = password.clone();
+        self.run_blocking(move || hash_with(&argon2, password.expose()))
             .await?
     }
 
@@ -143,7 +143,7 @@ mod tests {
     #[tokio::test]
     async fn owasp_hashes_are_argon2id_and_verify() -> Result<(), Error> {
         let hasher = PasswordHasher::new(HashCost::OWASP, 2)?;
-        let hash = hasher.hash("correct horse").await?;
+        let hash = hasher.hash(&Password::parse("correct horse")?).await?;
         assert!(hash.as_phc().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(hasher.verify("correct horse", Some(&hash)).await?);
         assert!(!hasher.verify("wrong horse", Some(&hash)).await?);
@@ -154,7 +154,8 @@ mod tests {
     #[tokio::test]
     async fn same_password_gets_different_salts() -> Result<(), Error> {
         let hasher = PasswordHasher::new(HashCost::INSECURE_MINIMUM, 2)?;
-        assert_ne!(hasher.hash("pw").await?, hasher.hash("pw").await?);
+        let password = Password::parse("pw")?;
+        assert_ne!(hasher.hash(&password).await?, hasher.hash(&password).await?);
         Ok(())
     }
 

@@ -3,10 +3,12 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use argon2::password_hash::rand_core::{OsRng, RngCore as _};
+
 use crate::password::{HashCost, PasswordHasher};
 use crate::{
-    Email, Error, MAX_PASSWORD_BYTES, MessageId, MessageText, NewUser, Page, PageRequest, Store,
-    Timeline, Timestamp, User, UserId, Username,
+    Email, Error, MessageId, MessageText, NewUser, Page, PageRequest, Password, Store, Timeline,
+    Timestamp, User, UserId, Username,
 };
 
 /// A user named by id (a signed-in session) or by name (a URL).
@@ -50,10 +52,85 @@ pub struct Registration<'a> {
     pub password_confirmation: Option<&'a str>,
 }
 
+impl Registration<'_> {
+    /// Checks the form in the reference's order: username, e-mail,
+    /// password, then the confirmation (when the form has one). Whether the
+    /// name is taken is the store's to say.
+    ///
+    /// # Errors
+    /// The first failed check's error.
+    pub fn validate(&self) -> Result<ValidRegistration, Error> {
+        let username = Username::parse(self.username)?;
+        let email = Email::parse(self.email)?;
+        let password = Password::parse(self.password)?;
+        if self
+            .password_confirmation
+            .is_some_and(|confirmation| confirmation != self.password)
+        {
+            return Err(Error::PasswordMismatch);
+        }
+        Ok(ValidRegistration {
+            username,
+            email,
+            password,
+        })
+    }
+}
+
+/// A registration form that passed [`Registration::validate`].
+#[derive(Debug, Clone)]
+pub struct ValidRegistration {
+    /// The username.
+    pub username: Username,
+    /// The e-mail address.
+    pub email: Email,
+    /// The password.
+    pub password: Password,
+}
+
+/// The rule of following: nobody follows themselves. Names are unique, so
+/// two equal names are one user.
+///
+/// # Errors
+/// [`Error::SelfFollow`].
+pub fn check_follow(follower: &Username, followee: &Username) -> Result<(), Error> {
+    if follower == followee {
+        return Err(Error::SelfFollow);
+    }
+    Ok(())
+}
+
+/// The name under which the key of the site's session cookies is kept in
+/// the store (see [`MiniTwit::session_key`]).
+pub const SESSION_KEY_SECRET: &str = "session-key";
+
+/// Length of a generated session key, in bytes (what Rocket's private
+/// cookies want).
+const SESSION_KEY_BYTES: usize = 64;
+
+/// A secret shared through the store by every server instance.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SharedSecret {
+    /// The secret's bytes.
+    pub value: Vec<u8>,
+    /// Whether this call created it (the store had none yet).
+    pub created: bool,
+}
+
+impl std::fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedSecret")
+            .field("value", &format_args!("<{} bytes>", self.value.len()))
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
 /// Where the service reads the time from.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
-fn system_clock() -> Timestamp {
+/// Seconds since the Unix epoch by the system clock (0 before 1970).
+pub fn system_clock() -> Timestamp {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| {
@@ -136,39 +213,58 @@ impl MiniTwit {
         }
     }
 
-    /// The store underneath, for operations outside the domain rules
-    /// (shutdown flush, shared secrets).
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// The time now, by the service's clock, in seconds since the Unix
+    /// epoch.
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
     }
 
-    /// Registers a user. Checks, in this order: username, e-mail, password,
-    /// confirmation (when given), then whether the name is taken, so each
-    /// mistake gets the text the reference gives it.
+    /// The key that signs and encrypts the site's session cookies, shared
+    /// by every instance on the store: the one kept in the store, or a new
+    /// random one that this call keeps there when the store has none.
+    ///
+    /// # Errors
+    /// Store failures, and [`Error::Internal`] when the system has no
+    /// randomness.
+    pub async fn session_key(&self) -> Result<SharedSecret, Error> {
+        let mut candidate = vec![0u8; SESSION_KEY_BYTES];
+        OsRng
+            .try_fill_bytes(&mut candidate)
+            .map_err(|err| Error::Internal(Box::new(err)))?;
+        let value = self
+            .store
+            .get_or_init_secret(SESSION_KEY_SECRET, &candidate)
+            .await?;
+        let created = value == candidate;
+        Ok(SharedSecret { value, created })
+    }
+
+    /// Makes every write acknowledged so far durable (for a shutdown).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn flush(&self) -> Result<(), Error> {
+        Ok(self.store.flush().await?)
+    }
+
+    /// Registers a user. Checks the form (see [`Registration::validate`]),
+    /// then whether the name is taken, so each mistake gets the text the
+    /// reference gives it.
     ///
     /// # Errors
     /// The first failed check's error, [`Error::UsernameTaken`] included.
     pub async fn register(&self, form: Registration<'_>) -> Result<User, Error> {
-        let username = Username::parse(form.username)?;
-        let email = Email::parse(form.email)?;
-        if form.password.is_empty() {
-            return Err(Error::MissingPassword);
-        }
-        if form.password.len() > MAX_PASSWORD_BYTES {
-            return Err(Error::PasswordTooLong);
-        }
-        if form
-            .password_confirmation
-            .is_some_and(|confirmation| confirmation != form.password)
-        {
-            return Err(Error::PasswordMismatch);
-        }
+        let ValidRegistration {
+            username,
+            email,
+            password,
+        } = form.validate()?;
         // Spares a hash for a name that is taken; the store still decides
         // atomically below when two registrations race.
         if self.store.user_by_name(username.as_str()).await?.is_some() {
             return Err(Error::UsernameTaken);
         }
-        let password_hash = self.hasher.hash(form.password).await?;
+        let password_hash = self.hasher.hash(&password).await?;
         let user = self
             .store
             .create_user(NewUser {
@@ -245,9 +341,7 @@ impl MiniTwit {
         followee: &str,
     ) -> Result<User, Error> {
         let (follower, followee) = self.pair(follower.into(), followee).await?;
-        if follower.id == followee.id {
-            return Err(Error::SelfFollow);
-        }
+        check_follow(&follower.username, &followee.username)?;
         self.store.follow(follower.id, followee.id).await?;
         Ok(followee)
     }

@@ -14,8 +14,8 @@ use super::{MiniTwit, Registration};
 use crate::store::MockStore;
 use crate::{
     Email, Error, ErrorKind, HashCost, Message, MessageId, MessageText, NewUser, PageRequest,
-    PasswordHash, PasswordHasher, StoreError, StoredUser, Timeline, Timestamp, User, UserId,
-    Username,
+    Password, PasswordHash, PasswordHasher, StoreError, StoredUser, Timeline, Timestamp, User,
+    UserId, Username,
 };
 
 const NOW: Timestamp = 1_700_000_000;
@@ -291,7 +291,10 @@ async fn register_reports_a_lost_race_for_the_name_as_taken() {
 #[tokio::test]
 async fn authenticate_tells_unknown_users_wrong_and_right_passwords_apart() {
     let hasher = PasswordHasher::new(HashCost::INSECURE_MINIMUM, 1).unwrap();
-    let hash = hasher.hash("right password").await.unwrap();
+    let hash = hasher
+        .hash(&Password::parse("right password").unwrap())
+        .await
+        .unwrap();
     let ada = user(1, "ada");
     let mut store = MockStore::new();
     store

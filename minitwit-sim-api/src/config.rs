@@ -4,6 +4,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use minitwit_core::MAX_REQUEST_BODY_BYTES;
 
 /// The username the simulator authenticates with.
 pub const DEFAULT_USERNAME: &str = "simulator";
@@ -57,22 +58,24 @@ pub struct ApiConfig {
     pub max_no: usize,
     /// The `no` used when a request has none (default 100).
     pub default_no: usize,
-    /// The largest request body accepted, in bytes (default 64 KiB); a larger
-    /// one is answered `413`.
+    /// The largest request body accepted, in bytes; a larger one is answered
+    /// `413`. The default,
+    /// [`MAX_REQUEST_BODY_BYTES`](minitwit_core::MAX_REQUEST_BODY_BYTES), fits
+    /// the longest valid message however it is encoded.
     pub max_body_bytes: u64,
 }
 
 impl Default for ApiConfig {
     /// Mounted at `/api`, the simulator's credential
     /// (`simulator` / `super_safe!`), `no` 100 by default and at most 10 000,
-    /// bodies up to 64 KiB.
+    /// bodies up to what the longest valid message needs.
     fn default() -> Self {
         Self {
             prefix: "/api".to_owned(),
             authorization: basic_authorization(DEFAULT_USERNAME, DEFAULT_PASSWORD),
             max_no: 10_000,
             default_no: 100,
-            max_body_bytes: 64 * 1024,
+            max_body_bytes: MAX_REQUEST_BODY_BYTES as u64,
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::error::Error as _;
 
+use minitwit_core::texts;
 use rocket::http::Status;
 use rocket::response::{self, Responder};
 use rocket::serde::json::Json;
@@ -86,8 +87,8 @@ fn generic_text(status: Status) -> Cow<'static, str> {
         413 => "The request body is too large".into(),
         415 => "The request body must be JSON (Content-Type: application/json)".into(),
         422 => "The request body could not be understood".into(),
-        500 => "Something went wrong on our side".into(),
-        503 => "The service is temporarily unavailable, please try again".into(),
+        500 => texts::INTERNAL.into(),
+        503 => texts::UNAVAILABLE.into(),
         _ => status.reason().unwrap_or("The request failed").into(),
     }
 }
@@ -121,7 +122,7 @@ mod tests {
     fn core_errors_keep_their_status_and_text() {
         let err = ApiError::from(Error::UsernameTaken);
         assert_eq!(err.status, Status::BadRequest);
-        assert_eq!(err.message, "The username is already taken");
+        assert_eq!(err.message, Error::UsernameTaken.to_string());
         assert_eq!(
             ApiError::from(Error::TargetNotFound).status,
             Status::NotFound

@@ -1,7 +1,7 @@
 //! The state the API's routes share, managed under a type of its own so that
 //! it never collides with the state of another stage on the same Rocket.
 
-use minitwit_core::MiniTwit;
+use minitwit_core::{MiniTwit, texts};
 use rocket::Request;
 use rocket::http::Status;
 
@@ -20,10 +20,7 @@ impl ApiState {
     pub(crate) fn of<'r>(req: &'r Request<'_>) -> Result<&'r Self, ApiError> {
         req.rocket().state::<Self>().ok_or_else(|| {
             tracing::error!("the simulator API state is not managed; mount the API with `stage`");
-            ApiError::new(
-                Status::InternalServerError,
-                "Something went wrong on our side",
-            )
+            ApiError::new(Status::InternalServerError, texts::INTERNAL)
         })
     }
 }

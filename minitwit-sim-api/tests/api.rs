@@ -7,6 +7,7 @@
 mod common;
 
 use common::{Answer, Api, Auth, FORBIDDEN, encode};
+use minitwit_core::{MAX_MESSAGE_CHARS, MAX_REQUEST_BODY_BYTES};
 use rocket::http::{ContentType, Method, Status};
 use serde_json::json;
 
@@ -448,7 +449,7 @@ async fn bad_bodies_get_json_errors(api: Api) {
                 .await;
             answer.assert_error(415);
         }
-        let oversized = json!({ "content": "x".repeat(70 * 1024) }).to_string();
+        let oversized = json!({ "content": "x".repeat(MAX_REQUEST_BODY_BYTES) }).to_string();
         api.post(path, &oversized).await.assert_error(413);
     }
     // A missing Content-Type is read as JSON, and so is one with parameters.
@@ -474,10 +475,18 @@ async fn bad_bodies_get_json_errors(api: Api) {
         .await;
     answer.assert_no_content();
     // A body right at the limit is accepted.
-    let padding = 64 * 1024 - r#"{"content":"","pad":""}"#.len() - 1;
+    let padding = MAX_REQUEST_BODY_BYTES - r#"{"content":"","pad":""}"#.len() - 1;
     let exact = format!(r#"{{"content":"x","pad":"{}"}}"#, "p".repeat(padding));
-    assert_eq!(exact.len(), 64 * 1024);
+    assert_eq!(exact.len(), MAX_REQUEST_BODY_BYTES);
     api.post("/msgs/ann", &exact).await.assert_no_content();
+    // The longest message, every character outside the basic plane and
+    // written as JSON escapes (a surrogate pair each), fits the limit.
+    let crab = "\\ud83e\\udd80".repeat(MAX_MESSAGE_CHARS);
+    let escaped = format!(r#"{{"content": "{crab}"}}"#);
+    assert!(escaped.len() > 100_000);
+    api.post("/msgs/ann", &escaped).await.assert_no_content();
+    let newest = api.get("/msgs/ann?no=1").await.json();
+    assert_eq!(newest[0]["content"], "🦀".repeat(MAX_MESSAGE_CHARS));
 }
 
 async fn unknown_routes_get_json_errors(api: Api) {

@@ -1,7 +1,6 @@
 //! The typed client against a real server: Rocket listening on a loopback
 //! port, real HTTP through reqwest.
 
-#![cfg(feature = "client")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -8,14 +8,10 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_trait::async_trait;
 use common::{AUTH, Api, Auth, FORBIDDEN, figment, service};
-use minitwit_core::{
-    MemoryStore, Message, MessageId, MessageText, MiniTwit, NewUser, PageRequest, Store,
-    StoreError, StoredUser, Timeline, Timestamp, User, UserId,
-};
+use minitwit_core::conformance::{Fault, FaultyStore};
+use minitwit_core::{MemoryStore, MiniTwit, texts};
 use minitwit_sim_api::{ApiConfig, basic_authorization, stage};
 use rocket::http::{ContentType, Header, Method, Status};
 use rocket::local::asynchronous::Client;
@@ -174,66 +170,9 @@ async fn a_panic_under_the_prefix_is_a_json_500() {
     assert!(!text.contains("secret"), "{text}");
 }
 
-/// A store that fails every call, as unavailable or with an internal error
-/// whose text holds details that must not reach a client.
-#[derive(Debug, Default)]
-struct BrokenStore {
-    unavailable: AtomicBool,
-}
-
-impl BrokenStore {
-    fn error(&self) -> StoreError {
-        if self.unavailable.load(Ordering::SeqCst) {
-            StoreError::unavailable("connection refused by 10.9.8.7:6379")
-        } else {
-            StoreError::backend("IO error: /var/lib/minitwit/secret.db is corrupt")
-        }
-    }
-}
-
-#[async_trait]
-impl Store for BrokenStore {
-    async fn create_user(&self, _: NewUser) -> Result<User, StoreError> {
-        Err(self.error())
-    }
-    async fn user_by_name(&self, _: &str) -> Result<Option<StoredUser>, StoreError> {
-        Err(self.error())
-    }
-    async fn user_by_id(&self, _: UserId) -> Result<Option<StoredUser>, StoreError> {
-        Err(self.error())
-    }
-    async fn follow(&self, _: UserId, _: UserId) -> Result<bool, StoreError> {
-        Err(self.error())
-    }
-    async fn unfollow(&self, _: UserId, _: UserId) -> Result<bool, StoreError> {
-        Err(self.error())
-    }
-    async fn is_following(&self, _: UserId, _: UserId) -> Result<bool, StoreError> {
-        Err(self.error())
-    }
-    async fn followees(&self, _: UserId, _: usize) -> Result<Vec<User>, StoreError> {
-        Err(self.error())
-    }
-    async fn post(&self, _: UserId, _: MessageText, _: Timestamp) -> Result<MessageId, StoreError> {
-        Err(self.error())
-    }
-    async fn timeline(&self, _: Timeline, _: PageRequest) -> Result<Vec<Message>, StoreError> {
-        Err(self.error())
-    }
-    async fn set_latest(&self, _: i64) -> Result<(), StoreError> {
-        Err(self.error())
-    }
-    async fn latest(&self) -> Result<Option<i64>, StoreError> {
-        Err(self.error())
-    }
-    async fn get_or_init_secret(&self, _: &str, _: &[u8]) -> Result<Vec<u8>, StoreError> {
-        Err(self.error())
-    }
-}
-
 #[tokio::test]
 async fn store_failures_are_500_or_503_without_details() {
-    let store = Arc::new(BrokenStore::default());
+    let store = Arc::new(FaultyStore::new(Arc::new(MemoryStore::new())));
     let rocket =
         rocket::custom(figment()).attach(stage(service(store.clone()), ApiConfig::default()));
     let api = Api::from_rocket("/api".into(), rocket).await;
@@ -251,22 +190,23 @@ async fn store_failures_are_500_or_503_without_details() {
         (Method::Get, "/fllws/a", None),
         (Method::Post, "/fllws/a", Some(r#"{"unfollow":"b"}"#)),
     ];
-    for (unavailable, status, text) in [
-        (false, 500, "Something went wrong on our side"),
-        (
-            true,
-            503,
-            "The service is temporarily unavailable, please try again",
-        ),
+    for (fault, status, text) in [
+        (Fault::Failing, 500, texts::INTERNAL),
+        (Fault::Unavailable, 503, texts::UNAVAILABLE),
     ] {
-        store.unavailable.store(unavailable, Ordering::SeqCst);
+        store.set_fault(Some(fault));
         for (method, path, body) in requests {
             let answer = api
                 .send(method, path, Auth::Right, Some(ContentType::JSON), body)
                 .await;
             assert_eq!(answer.assert_error(status), text, "{method} {path}");
-            for secret in ["secret", "10.9.8.7", "/var/lib"] {
-                assert!(!answer.body.contains(secret), "{}", answer.body);
+            for detail in [
+                FaultyStore::UNAVAILABLE_DETAIL,
+                FaultyStore::FAILURE_DETAIL,
+                "10.9.8.7",
+                "/var/lib",
+            ] {
+                assert!(!answer.body.contains(detail), "{}", answer.body);
             }
         }
         // Validation that needs no store still answers 400, and a missing

@@ -1,7 +1,7 @@
 //! The pages and actions of the site. Each handler parses, makes one call to
 //! the service and renders; guards decide who may do what.
 
-use minitwit_core::{Error, ErrorKind, MessageId, Page, PageRequest, Registration, User};
+use minitwit_core::{Error, ErrorKind, MessageId, Page, PageRequest, Registration, User, texts};
 use rocket::form::Form;
 use rocket::http::{CookieJar, Status};
 use rocket::request::{FlashMessage, Outcome};
@@ -10,7 +10,7 @@ use rocket::{Catcher, FromForm, Request, Route, State, catch, catchers, get, pos
 use rocket_dyn_templates::Template;
 
 use crate::csrf::SameOrigin;
-use crate::session::{SignedIn, Viewer, sign_in, sign_out};
+use crate::session::{NotSignedOut, SignedIn, SignedOut, Viewer, sign_in, sign_out};
 use crate::views::{
     ErrorPage, Layout, LoginPage, Profile, RegisterPage, Relation, TimelineKind, TimelinePage,
     user_url,
@@ -28,9 +28,24 @@ pub(crate) enum Reply {
     Flash(Flash<Redirect>),
 }
 
-/// A failure shown as one of the site's error pages.
+/// Why a handler does not show its page: a failure shown as one of the
+/// site's error pages, or a signed-in visitor on a page for signing in.
 #[derive(Debug)]
-pub(crate) struct PageError(Status);
+pub(crate) enum PageError {
+    /// The error page of this status.
+    Status(Status),
+    /// A redirect to the visitor's timeline.
+    SignedIn,
+}
+
+impl From<NotSignedOut> for PageError {
+    fn from(reason: NotSignedOut) -> Self {
+        match reason {
+            NotSignedOut::SignedIn => Self::SignedIn,
+            NotSignedOut::Unknown(status) => Self::Status(status),
+        }
+    }
+}
 
 impl From<Error> for PageError {
     fn from(err: Error) -> Self {
@@ -40,13 +55,16 @@ impl From<Error> for PageError {
             }
             _ => tracing::debug!(error = %err, "request refused"),
         }
-        Self(Status::from_code(err.status_code()).unwrap_or(Status::InternalServerError))
+        Self::Status(Status::from_code(err.status_code()).unwrap_or(Status::InternalServerError))
     }
 }
 
 impl<'r> Responder<'r, 'static> for PageError {
-    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        Err(self.0)
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        match self {
+            Self::Status(status) => Err(status),
+            Self::SignedIn => Redirect::to("/").respond_to(req),
+        }
     }
 }
 
@@ -277,24 +295,23 @@ fn register_page(
     ))
 }
 
+/// Who may see the sign-in and sign-up pages.
+type Visitor = Result<SignedOut, NotSignedOut>;
+
 #[get("/register")]
-fn register_form(viewer: Viewer, flash: Option<FlashMessage<'_>>) -> Reply {
-    match viewer.0 {
-        Some(_) => Reply::Redirect(Redirect::to("/")),
-        None => register_page(flash, None, None),
-    }
+fn register_form(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> PageResult {
+    visitor?;
+    Ok(register_page(flash, None, None))
 }
 
 #[post("/register", data = "<form>")]
 async fn register(
     _csrf: SameOrigin,
-    viewer: Viewer,
+    visitor: Visitor,
     site: &State<Site>,
     form: Form<RegisterForm>,
 ) -> PageResult {
-    if viewer.0.is_some() {
-        return Ok(Reply::Redirect(Redirect::to("/")));
-    }
+    visitor?;
     let registration = Registration {
         username: &form.username,
         email: &form.email,
@@ -334,31 +351,32 @@ fn login_page(flash: Option<FlashMessage<'_>>, error: Option<String>, username: 
 }
 
 #[get("/login")]
-fn login_form(viewer: Viewer, flash: Option<FlashMessage<'_>>) -> Reply {
-    match viewer.0 {
-        Some(_) => Reply::Redirect(Redirect::to("/")),
-        None => login_page(flash, None, ""),
-    }
+fn login_form(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> PageResult {
+    visitor?;
+    Ok(login_page(flash, None, ""))
 }
 
 #[post("/login", data = "<form>")]
 async fn login(
     _csrf: SameOrigin,
-    viewer: Viewer,
+    visitor: Visitor,
     site: &State<Site>,
     cookies: &CookieJar<'_>,
     form: Form<LoginForm>,
 ) -> PageResult {
-    if viewer.0.is_some() {
-        return Ok(Reply::Redirect(Redirect::to("/")));
-    }
+    visitor?;
     match site
         .service
         .authenticate(&form.username, &form.password)
         .await
     {
         Ok(user) => {
-            sign_in(cookies, &user, site.config.secure_cookies);
+            sign_in(
+                cookies,
+                &user,
+                site.config.secure_cookies,
+                site.service.now(),
+            );
             Ok(Reply::Flash(Flash::success(
                 Redirect::to("/"),
                 "You were logged in",
@@ -415,17 +433,9 @@ fn describe(status: Status) -> (&'static str, &'static str, bool) {
             "There is no such page or user here.",
             false,
         ),
-        503 => (
-            "Temporarily unavailable",
-            "The service is temporarily unavailable, please try again in a moment.",
-            false,
-        ),
+        503 => ("Temporarily unavailable", texts::UNAVAILABLE, false),
         400..=499 => ("Bad request", "The request could not be understood.", false),
-        _ => (
-            "Something went wrong",
-            "Something went wrong on our side. Please try again later.",
-            false,
-        ),
+        _ => ("Something went wrong", texts::INTERNAL, false),
     }
 }
 

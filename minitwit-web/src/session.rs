@@ -1,9 +1,7 @@
 //! Who is signed in: a private cookie holding the user's id and when they
 //! signed in, and the request guards that read it.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use minitwit_core::{ErrorKind, User, UserId};
+use minitwit_core::{ErrorKind, Timestamp, User, UserId};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::time::Duration;
@@ -15,17 +13,9 @@ pub(crate) const SESSION_COOKIE: &str = "minitwit_session";
 /// How long a sign-in lasts.
 const SESSION_DAYS: i64 = 30;
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-        })
-}
-
-/// Starts a session for `user`.
-pub(crate) fn sign_in(cookies: &CookieJar<'_>, user: &User, secure: bool) {
-    let mut cookie = Cookie::build((SESSION_COOKIE, format!("{}:{}", user.id.0, now())))
+/// Starts a session for `user`, signed in at `now`.
+pub(crate) fn sign_in(cookies: &CookieJar<'_>, user: &User, secure: bool, now: Timestamp) {
+    let mut cookie = Cookie::build((SESSION_COOKIE, format!("{}:{now}", user.id.0)))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -70,7 +60,7 @@ async fn load_viewer(req: &Request<'_>) -> Result<Option<User>, Status> {
     let Some(id) = req
         .cookies()
         .get_private(SESSION_COOKIE)
-        .and_then(|cookie| parse_session(cookie.value(), now()))
+        .and_then(|cookie| parse_session(cookie.value(), site.service.now()))
     else {
         return Ok(None);
     };
@@ -112,6 +102,42 @@ impl<'r> FromRequest<'r> for SignedIn {
             Outcome::Success(Viewer(Some(user))) => Outcome::Success(Self(user)),
             Outcome::Success(Viewer(None)) => Outcome::Error((Status::Unauthorized, ())),
             Outcome::Error(error) => Outcome::Error(error),
+            Outcome::Forward(status) => Outcome::Forward(status),
+        }
+    }
+}
+
+/// Nobody is signed in: the guard of the sign-in and sign-up pages.
+///
+/// A signed-in visitor is sent to their timeline instead. Handlers take
+/// `Result<SignedOut, NotSignedOut>` and return early with `?`: the site's
+/// [`PageError`](crate::pages::PageError) answers
+/// [`NotSignedOut::SignedIn`] with a redirect to `/` (a catcher cannot
+/// redirect).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SignedOut;
+
+/// Why [`SignedOut`] failed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NotSignedOut {
+    /// Someone is signed in.
+    SignedIn,
+    /// Who is signed in could not be found out (the store failed); the
+    /// status of the error page to show.
+    Unknown(Status),
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SignedOut {
+    type Error = NotSignedOut;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        match req.guard::<Viewer>().await {
+            Outcome::Success(Viewer(None)) => Outcome::Success(Self),
+            Outcome::Success(Viewer(Some(_))) => {
+                Outcome::Error((Status::SeeOther, NotSignedOut::SignedIn))
+            }
+            Outcome::Error((status, ())) => Outcome::Error((status, NotSignedOut::Unknown(status))),
             Outcome::Forward(status) => Outcome::Forward(status),
         }
     }

@@ -2,9 +2,7 @@
 //! cannot be missing, the session key from the store, the form size limit,
 //! the embedded templates, and security headers for HTML responses.
 
-use minitwit_core::MiniTwit;
-use rand::RngCore;
-use rand::rngs::OsRng;
+use minitwit_core::{MAX_REQUEST_BODY_BYTES, MiniTwit};
 use rocket::config::SecretKey;
 use rocket::data::{ByteUnit, Limits, ToByteUnit};
 use rocket::fairing::{Fairing, Info, Kind};
@@ -16,13 +14,10 @@ use rocket_dyn_templates::Template;
 
 use crate::{AvatarStyle, Site, escape};
 
-/// The name of the session key in the store.
-pub(crate) const SESSION_KEY_NAME: &str = "session-key";
-
 /// The smallest form limit the site needs: a message of the longest allowed
 /// length in multi-byte characters, percent-encoded, fits.
 fn min_form_limit() -> ByteUnit {
-    256.kibibytes()
+    MAX_REQUEST_BODY_BYTES.bytes()
 }
 
 /// The templates, compiled into the binary.
@@ -97,23 +92,18 @@ async fn session_key(figment: Figment, service: &MiniTwit) -> Option<Figment> {
         Err(err) if !err.missing() => return Some(figment),
         Err(_) => {}
     }
-    let mut candidate = [0u8; 64];
-    if let Err(err) = OsRng.try_fill_bytes(&mut candidate) {
-        tracing::error!(%err, "no randomness for a session key");
-        return None;
-    }
-    match service
-        .store()
-        .get_or_init_secret(SESSION_KEY_NAME, &candidate)
-        .await
-    {
-        Ok(key) if key.len() >= 64 => {
-            tracing::info!("using the session key kept in the store");
-            Some(figment.merge(("secret_key", key)))
+    match service.session_key().await {
+        Ok(key) if key.value.len() >= 64 => {
+            if key.created {
+                tracing::debug!("created a session key and kept it in the store");
+            } else {
+                tracing::debug!("using the session key kept in the store");
+            }
+            Some(figment.merge(("secret_key", key.value)))
         }
         Ok(key) => {
             tracing::error!(
-                bytes = key.len(),
+                bytes = key.value.len(),
                 "the session key in the store is shorter than 64 bytes"
             );
             None

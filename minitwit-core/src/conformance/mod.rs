@@ -55,7 +55,9 @@
 //! property test fails, it prints the shortest operation sequence it found
 //! that makes the store disagree with the model.
 
+mod faulty;
 mod follows;
+mod home;
 mod latest;
 mod model;
 #[cfg(test)]
@@ -64,7 +66,9 @@ mod support;
 mod timelines;
 mod users;
 
+pub use faulty::{Fault, FaultyStore};
 pub use follows::*;
+pub use home::*;
 pub use latest::*;
 pub use model::{DEFAULT_CASES, MAX_OPERATIONS, check_against_model};
 pub use timelines::*;
@@ -90,7 +94,11 @@ macro_rules! __store_conformance_checks {
             concurrent_follows_of_many_users_are_all_kept,
             messages_are_stored_exactly,
             user_timelines_hold_only_that_users_messages,
+            timelines_of_unknown_users_are_empty,
+            a_message_without_its_author_is_corrupt,
             home_timelines_hold_own_and_followed_messages,
+            home_timelines_page_through_many_followees,
+            home_timelines_show_each_message_once,
             timelines_respect_limit_and_before,
             paging_visits_every_message_once,
             paging_is_stable_while_messages_are_posted,
@@ -184,6 +192,7 @@ mod tests {
             include_str!("users.rs"),
             include_str!("follows.rs"),
             include_str!("timelines.rs"),
+            include_str!("home.rs"),
             include_str!("latest.rs"),
         ];
         let defined: BTreeSet<&str> = sources

@@ -3,9 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use minitwit_core::{Email, MAX_PASSWORD_BYTES, MessageText, Username};
+use minitwit_core::{Error, MessageText, Registration, Username, check_follow};
 
 use super::{Action, ActionKind};
+
+/// The status of a write the API accepted.
+const SUCCESS: u16 = 204;
 
 /// What one user should look like after a scenario.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,52 +50,66 @@ impl ExpectedState {
                 email,
                 password,
             } => {
-                let valid = Username::parse(username).is_ok()
-                    && Email::parse(email).is_ok()
-                    && !password.is_empty()
-                    && password.len() <= MAX_PASSWORD_BYTES
-                    && !self.users.contains_key(username);
-                if !valid {
-                    return 400;
+                let form = Registration {
+                    username,
+                    email,
+                    password,
+                    password_confirmation: None,
+                };
+                let valid = match form.validate() {
+                    Ok(valid) => valid,
+                    Err(err) => return err.status_code(),
+                };
+                if self.users.contains_key(valid.username.as_str()) {
+                    return Error::UsernameTaken.status_code();
                 }
                 self.users.insert(username.clone(), ExpectedUser::default());
-                204
+                SUCCESS
             }
             ActionKind::Tweet { username, text } => {
                 let Some(user) = self.users.get_mut(username) else {
-                    return 404;
+                    return Error::UserNotFound.status_code();
                 };
-                if MessageText::parse(text).is_err() {
-                    return 400;
+                if let Err(err) = MessageText::parse(text) {
+                    return err.status_code();
                 }
                 user.messages.push(text.clone());
-                204
+                SUCCESS
             }
             ActionKind::Follow { username, target } => {
-                match self.pair(username, target) {
-                    Err(status) => return status,
-                    Ok(()) if username == target => return 400,
-                    Ok(()) => {}
+                let (follower, followee) = match self.pair(username, target) {
+                    Ok(pair) => pair,
+                    Err(err) => return err.status_code(),
+                };
+                if let Err(err) = check_follow(&follower, &followee) {
+                    return err.status_code();
                 }
                 self.follows_of(username).insert(target.clone());
-                204
+                SUCCESS
             }
             ActionKind::Unfollow { username, target } => {
-                if let Err(status) = self.pair(username, target) {
-                    return status;
+                if let Err(err) = self.pair(username, target) {
+                    return err.status_code();
                 }
                 self.follows_of(username).remove(target);
-                204
+                SUCCESS
             }
         }
     }
 
-    fn pair(&self, username: &str, target: &str) -> Result<(), u16> {
-        if self.users.contains_key(username) && self.users.contains_key(target) {
-            Ok(())
-        } else {
-            Err(404)
-        }
+    /// The two registered users of a follow or unfollow, or the error the
+    /// service gives when one is missing.
+    fn pair(&self, username: &str, target: &str) -> Result<(Username, Username), Error> {
+        let registered = |name: &str, missing: Error| {
+            Username::parse(name)
+                .ok()
+                .filter(|name| self.users.contains_key(name.as_str()))
+                .ok_or(missing)
+        };
+        Ok((
+            registered(username, Error::UserNotFound)?,
+            registered(target, Error::TargetNotFound)?,
+        ))
     }
 
     fn follows_of(&mut self, username: &str) -> &mut BTreeSet<String> {
