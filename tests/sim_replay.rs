@@ -7,10 +7,10 @@
 
 mod support;
 
-use minitwit_sim_api::{ClientError, SimClient};
 use minitwit_sim_api::scenario::{
     self, GeneratorConfig, ReplayOptions, read_scenario, replay, write_scenario,
 };
+use minitwit_sim_api::{ClientError, SimClient};
 use support::Server;
 
 fn generated_scenario(dir: &std::path::Path) -> Vec<scenario::Action> {

@@ -55,6 +55,17 @@ impl Username {
     /// [`Error::MissingUsername`] when empty, [`Error::UsernameTooLong`] or
     /// [`Error::UsernameInvalid`] otherwise.
     pub fn parse(raw: &str) -> Result<Self, Error> {
+        Self::from_stored(raw)
+    }
+
+    /// A username read back from a store or a backup. It is checked only
+    /// for what every username ever accepted has (1 to
+    /// [`MAX_USERNAME_CHARS`] characters, no control characters), so data
+    /// written under older rules still reads.
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse), for those checks.
+    pub fn from_stored(raw: &str) -> Result<Self, Error> {
         if raw.is_empty() {
             return Err(Error::MissingUsername);
         }
@@ -220,14 +231,21 @@ pub struct User {
     pub email: Email,
 }
 
-/// A user as a store keeps it: the public [`User`] and the password hash.
-/// Never serialized; only the service's login check reads the hash.
+/// A user as a store keeps it: the public [`User`], the password hash and
+/// the session generation. Never serialized; only the service reads the
+/// hash, to check a password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredUser {
     /// The public part.
     pub user: User,
     /// The argon2id hash of the password.
     pub password_hash: PasswordHash,
+    /// Which of the user's sessions are valid: a session cookie carries the
+    /// generation it was issued in and is honoured only while the user's
+    /// generation is the same. Ending a user's sessions (signing out)
+    /// moves it on. It starts at a random value, so a session of a user
+    /// who no longer exists never matches a later user with the same id.
+    pub session_generation: u64,
 }
 
 /// What a store needs to create a user.
@@ -239,6 +257,9 @@ pub struct NewUser {
     pub email: Email,
     /// The already computed password hash.
     pub password_hash: PasswordHash,
+    /// The first session generation (see
+    /// [`StoredUser::session_generation`]).
+    pub session_generation: u64,
 }
 
 /// A message with its author, as timelines return it.

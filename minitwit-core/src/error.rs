@@ -175,6 +175,9 @@ pub enum StoreError {
     /// Data read back from the backend does not decode.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// An import collides with what the store holds.
+    #[error("the import collides with the store's data: {0}")]
+    Conflict(String),
 }
 
 impl StoreError {

@@ -47,10 +47,12 @@
 //! # }).unwrap();
 //! ```
 
+pub mod backup;
 mod domain;
 mod error;
 mod memory;
 mod password;
+mod records;
 mod service;
 mod store;
 
@@ -65,8 +67,10 @@ pub use domain::{
 pub use error::{BoxError, Error, ErrorKind, StoreError, texts};
 pub use memory::MemoryStore;
 pub use password::{HashCost, PasswordHasher};
+pub use records::{Counts, MessageRecord, Record, RecordStream};
 pub use service::{
-    Clock, MiniTwit, MiniTwitBuilder, Registration, SESSION_KEY_SECRET, SharedSecret, UserRef,
-    ValidRegistration, check_follow, system_clock,
+    Authenticated, Clock, MiniTwit, MiniTwitBuilder, Registration, SESSION_KEY_SECRET,
+    STORE_IDENTITY_SECRET, SharedSecret, Stats, UserRef, ValidRegistration, check_follow,
+    system_clock,
 };
 pub use store::Store;

@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
 use crate::{
-    Message, MessageId, MessageText, NewUser, PageRequest, Store, StoreError, StoredUser, Timeline,
-    Timestamp, User, UserId,
+    Counts, Message, MessageId, MessageRecord, MessageText, NewUser, PageRequest, Record,
+    RecordStream, Store, StoreError, StoredUser, Timeline, Timestamp, User, UserId,
 };
 
 /// A [`Store`] in memory: the reference model of the contract.
@@ -15,11 +16,15 @@ use crate::{
 /// It is written to be obviously right rather than fast: one lock around
 /// plain maps. The conformance suite's property test compares every other
 /// backend with it. Embedders who need no persistence can use it as it is;
-/// nothing survives the process, so its writes are not durable, and the
-/// home timeline scans the messages older than the cursor.
+/// nothing survives the process, so its writes are not durable, the home
+/// timeline scans the messages older than the cursor, and an export is a
+/// copy of the whole state taken at one instant (so it needs as much memory
+/// again as the store).
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    /// Lease name → when it expires.
+    leases: Mutex<HashMap<String, Instant>>,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +76,75 @@ impl State {
         })
     }
 
+    /// Every record, in export order.
+    fn records(&self) -> Vec<Record> {
+        let mut records: Vec<Record> = self.users.values().cloned().map(Record::User).collect();
+        records.extend(
+            self.follows
+                .iter()
+                .map(|&(follower, followee)| Record::Follow { follower, followee }),
+        );
+        records.extend(self.messages.iter().map(|(id, stored)| {
+            Record::Message(MessageRecord {
+                id: *id,
+                author: stored.author,
+                text: stored.text.clone(),
+                pub_date: stored.pub_date,
+            })
+        }));
+        records.extend(self.latest.map(Record::Latest));
+        let mut secrets: Vec<_> = self.secrets.iter().collect();
+        secrets.sort();
+        records.extend(secrets.into_iter().map(|(name, value)| Record::Secret {
+            name: name.clone(),
+            value: value.clone(),
+        }));
+        records
+    }
+
+    fn import(&mut self, record: Record) -> Result<(), StoreError> {
+        match record {
+            Record::User(user) => {
+                let id = user.user.id;
+                let name = user.user.username.as_str().to_owned();
+                if self.users.contains_key(&id) || self.ids_by_name.contains_key(&name) {
+                    return Err(StoreError::Conflict(format!(
+                        "user {} ({name:?}) exists already",
+                        id.0
+                    )));
+                }
+                self.ids_by_name.insert(name, id);
+                self.users.insert(id, user);
+                self.last_user_id = self.last_user_id.max(id.0);
+            }
+            Record::Follow { follower, followee } => {
+                self.follows.insert((follower, followee));
+            }
+            Record::Message(message) => {
+                if self.messages.contains_key(&message.id) {
+                    return Err(StoreError::Conflict(format!(
+                        "message {} exists already",
+                        message.id.0
+                    )));
+                }
+                self.last_message_id = self.last_message_id.max(message.id.0);
+                self.messages.insert(
+                    message.id,
+                    StoredMessage {
+                        author: message.author,
+                        text: message.text,
+                        pub_date: message.pub_date,
+                    },
+                );
+            }
+            Record::Latest(latest) => self.latest = Some(latest),
+            Record::Secret { name, value } => {
+                self.secrets.insert(name, value);
+            }
+        }
+        Ok(())
+    }
+
     fn shows(&self, timeline: Timeline, author: UserId) -> bool {
         match timeline {
             Timeline::Public => true,
@@ -102,6 +176,7 @@ impl Store for MemoryStore {
             StoredUser {
                 user: user.clone(),
                 password_hash: new_user.password_hash,
+                session_generation: new_user.session_generation,
             },
         );
         Ok(user)
@@ -118,6 +193,13 @@ impl Store for MemoryStore {
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<StoredUser>, StoreError> {
         Ok(self.state().users.get(&id).cloned())
+    }
+
+    async fn end_sessions(&self, user: UserId) -> Result<u64, StoreError> {
+        Ok(self.state().users.get_mut(&user).map_or(0, |stored| {
+            stored.session_generation = stored.session_generation.wrapping_add(1);
+            stored.session_generation
+        }))
     }
 
     async fn follow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError> {
@@ -205,5 +287,55 @@ impl Store for MemoryStore {
             .entry(name.to_owned())
             .or_insert_with(|| candidate.to_vec())
             .clone())
+    }
+
+    async fn counts(&self) -> Result<Counts, StoreError> {
+        let state = self.state();
+        Ok(Counts {
+            users: state.users.len() as u64,
+            follows: state.follows.len() as u64,
+            messages: state.messages.len() as u64,
+        })
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn export(&self) -> RecordStream {
+        let records = self.state().records();
+        Box::pin(futures::stream::iter(records.into_iter().map(Ok)))
+    }
+
+    async fn import(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        let mut state = self.state();
+        records
+            .into_iter()
+            .try_for_each(|record| state.import(record))
+    }
+
+    async fn acquire_lease(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut leases = self
+            .leases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if leases.get(name).is_some_and(|expiry| *expiry > now) {
+            return Ok(false);
+        }
+        leases.insert(name.to_owned(), now + ttl);
+        Ok(true)
+    }
+
+    async fn clear(&self) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let (last_user_id, last_message_id) = (state.last_user_id, state.last_message_id);
+        // Ids are never reused, not even after a clear.
+        *state = State {
+            last_user_id,
+            last_message_id,
+            ..State::default()
+        };
+        Ok(())
     }
 }

@@ -7,8 +7,8 @@ use argon2::password_hash::rand_core::{OsRng, RngCore as _};
 
 use crate::password::{HashCost, PasswordHasher};
 use crate::{
-    Email, Error, MessageId, MessageText, NewUser, Page, PageRequest, Password, Store, Timeline,
-    Timestamp, User, UserId, Username,
+    Counts, Email, Error, MessageId, MessageText, NewUser, Page, PageRequest, Password,
+    RecordStream, Store, Timeline, Timestamp, User, UserId, Username,
 };
 
 /// A user named by id (a signed-in session) or by name (a URL).
@@ -107,6 +107,33 @@ pub const SESSION_KEY_SECRET: &str = "session-key";
 /// Length of a generated session key, in bytes (what Rocket's private
 /// cookies want).
 const SESSION_KEY_BYTES: usize = 64;
+
+/// The name under which the store's identity is kept (see
+/// [`MiniTwit::store_identity`]).
+pub const STORE_IDENTITY_SECRET: &str = "store-id";
+
+/// Length of a store identity, in bytes.
+const STORE_IDENTITY_BYTES: usize = 16;
+
+/// A user who proved who they are, with the session generation to put in
+/// their session (see
+/// [`StoredUser::session_generation`](crate::StoredUser::session_generation)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The user.
+    pub user: User,
+    /// The user's current session generation.
+    pub session_generation: u64,
+}
+
+/// What a store holds, as operators want to see it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Users, follows and messages.
+    pub counts: Counts,
+    /// The simulator's last `latest`, `-1` when none was ever recorded.
+    pub latest: i64,
+}
 
 /// A secret shared through the store by every server instance.
 #[derive(Clone, PartialEq, Eq)]
@@ -227,16 +254,67 @@ impl MiniTwit {
     /// Store failures, and [`Error::Internal`] when the system has no
     /// randomness.
     pub async fn session_key(&self) -> Result<SharedSecret, Error> {
-        let mut candidate = vec![0u8; SESSION_KEY_BYTES];
+        self.shared_secret(SESSION_KEY_SECRET, SESSION_KEY_BYTES)
+            .await
+    }
+
+    /// The store's identity: random bytes made once for a store and kept in
+    /// it (and in its backups). Sessions carry it, so that a session issued
+    /// by another store (before a reset, say) is never honoured.
+    ///
+    /// # Errors
+    /// As [`session_key`](Self::session_key).
+    pub async fn store_identity(&self) -> Result<SharedSecret, Error> {
+        self.shared_secret(STORE_IDENTITY_SECRET, STORE_IDENTITY_BYTES)
+            .await
+    }
+
+    /// The secret `name` kept in the store, made now (`bytes` random bytes)
+    /// when the store has none.
+    async fn shared_secret(&self, name: &str, bytes: usize) -> Result<SharedSecret, Error> {
+        let mut candidate = vec![0u8; bytes];
         OsRng
             .try_fill_bytes(&mut candidate)
             .map_err(|err| Error::Internal(Box::new(err)))?;
-        let value = self
-            .store
-            .get_or_init_secret(SESSION_KEY_SECRET, &candidate)
-            .await?;
+        let value = self.store.get_or_init_secret(name, &candidate).await?;
         let created = value == candidate;
         Ok(SharedSecret { value, created })
+    }
+
+    /// What the store holds: counts and `latest`, read in constant time.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn stats(&self) -> Result<Stats, Error> {
+        Ok(Stats {
+            counts: self.store.counts().await?,
+            latest: self.latest().await?,
+        })
+    }
+
+    /// Whether the store answers now.
+    ///
+    /// # Errors
+    /// The store's failure, as [`Error::Unavailable`] or
+    /// [`Error::Internal`].
+    pub async fn health(&self) -> Result<(), Error> {
+        Ok(self.store.health().await?)
+    }
+
+    /// Every record of the store, for a backup (see
+    /// [`Store::export`](crate::Store::export) for what an export taken
+    /// while writes continue holds).
+    pub fn export(&self) -> RecordStream {
+        self.store.export()
+    }
+
+    /// Whether this call may run the periodic job `name` now: `true` for one
+    /// of the instances sharing the store, until `ttl` has passed.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn acquire_lease(&self, name: &str, ttl: std::time::Duration) -> Result<bool, Error> {
+        Ok(self.store.acquire_lease(name, ttl).await?)
     }
 
     /// Makes every write acknowledged so far durable (for a shutdown).
@@ -262,6 +340,9 @@ impl MiniTwit {
         // Spares a hash for a name that is taken; the store still decides
         // atomically below when two registrations race.
         if self.store.user_by_name(username.as_str()).await?.is_some() {
+            // The answer reports what the store holds: the name's owner must
+            // be durable before anyone hears that the name is taken.
+            self.store.sync().await?;
             return Err(Error::UsernameTaken);
         }
         let password_hash = self.hasher.hash(&password).await?;
@@ -271,6 +352,7 @@ impl MiniTwit {
                 username,
                 email,
                 password_hash,
+                session_generation: OsRng.next_u64(),
             })
             .await?;
         tracing::info!(user_id = user.id.0, "registered a user");
@@ -282,7 +364,11 @@ impl MiniTwit {
     /// # Errors
     /// [`Error::UnknownUsername`] or [`Error::WrongPassword`]; both take one
     /// hash's time.
-    pub async fn authenticate(&self, username: &str, password: &str) -> Result<User, Error> {
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Authenticated, Error> {
         let stored = self.store.user_by_name(username).await?;
         let matches = self
             .hasher
@@ -294,8 +380,35 @@ impl MiniTwit {
         match stored {
             None => Err(Error::UnknownUsername),
             Some(_) if !matches => Err(Error::WrongPassword),
-            Some(stored) => Ok(stored.user),
+            Some(stored) => Ok(Authenticated {
+                user: stored.user,
+                session_generation: stored.session_generation,
+            }),
         }
+    }
+
+    /// The user of a session: user `id`, if their session generation is
+    /// still `generation`; `None` when the user is gone or their sessions
+    /// ended since.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn session_user(&self, id: UserId, generation: u64) -> Result<Option<User>, Error> {
+        Ok(self
+            .store
+            .user_by_id(id)
+            .await?
+            .filter(|stored| stored.session_generation == generation)
+            .map(|stored| stored.user))
+    }
+
+    /// Ends every session of `user`, on every instance (signing out).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn end_sessions(&self, user: UserId) -> Result<(), Error> {
+        self.store.end_sessions(user).await?;
+        Ok(())
     }
 
     /// The user named by `user`.

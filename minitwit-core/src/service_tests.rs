@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use mockall::predicate::eq;
 
-use super::{MiniTwit, Registration};
+use super::{Authenticated, MiniTwit, Registration};
 use crate::store::MockStore;
 use crate::{
     Email, Error, ErrorKind, HashCost, Message, MessageId, MessageText, NewUser, PageRequest,
@@ -41,6 +41,7 @@ fn stored(user: &User, hash: PasswordHash) -> StoredUser {
     StoredUser {
         user: user.clone(),
         password_hash: hash,
+        session_generation: 7,
     }
 }
 
@@ -176,6 +177,8 @@ fn register_refuses_a_taken_name_before_hashing() {
         .times(1)
         .returning(move |_| Ok(Some(stored_without_password(&ada))));
     store.expect_create_user().never();
+    // The answer waits until the name's owner is durable.
+    store.expect_sync().times(1).returning(|| Ok(()));
     let service = service(store);
     let (result, hashes) = counting_hashes(|| async {
         service
@@ -324,7 +327,10 @@ async fn authenticate_tells_unknown_users_wrong_and_right_passwords_apart() {
 
     assert_eq!(
         service.authenticate("ada", "right password").await.unwrap(),
-        ada
+        Authenticated {
+            user: ada,
+            session_generation: 7
+        }
     );
 }
 

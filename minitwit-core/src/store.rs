@@ -1,11 +1,13 @@
 //! The [`Store`] trait: what a storage backend must do, and the contract it
 //! must keep.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use crate::{
-    Message, MessageId, MessageText, NewUser, PageRequest, StoreError, StoredUser, Timeline,
-    Timestamp, User, UserId,
+    Counts, Message, MessageId, MessageText, NewUser, PageRequest, Record, RecordStream,
+    StoreError, StoredUser, Timeline, Timestamp, User, UserId,
 };
 
 /// Persistent state of a MiniTwit: users, follows, messages, `latest`, and a
@@ -21,7 +23,9 @@ use crate::{
 ///
 /// * **Durability.** When a write method returns `Ok`, the write survives the
 ///   process being killed (for a persistent backend). The in-memory store is
-///   the one exception, and says so.
+///   the one exception, and says so. A write that changed nothing (a
+///   follow already there, a name already taken) returns only once the state
+///   it observed is durable too.
 /// * **Atomicity.** Each method is atomic: a concurrent reader sees all of a
 ///   write or none of it. Two concurrent [`create_user`](Store::create_user)
 ///   calls with one name: exactly one succeeds, the other gets
@@ -43,6 +47,21 @@ use crate::{
 /// * **Cost.** Reading a page costs in proportion to the page size (and, for
 ///   a home timeline, the number of followees), not to how many messages are
 ///   stored: backends keep indexes on write.
+/// * **Counts.** [`counts`](Store::counts) reads counters kept on every
+///   write: its cost does not grow with the store, and its figures are
+///   exact once the writes that changed them have returned.
+/// * **Export and import.** [`export`](Store::export) streams every record
+///   in the order [`Record`] gives, holding a bounded number of them in
+///   memory whatever the store's size. Taken while writes continue, it
+///   holds every user, follow and message whose write returned before the
+///   export began (and not undone since), every message's author and every
+///   follow's two users (it is closed under references: it restores), and
+///   no record that never existed; writes that overlap the export may or
+///   may not be in it. Taken while nothing writes, it is exactly the
+///   store's state. [`import`](Store::import) recreates exported records
+///   exactly, ids included, in a store that was empty (or
+///   [`clear`](Store::clear)ed) before the first batch; an export of the
+///   result is the same sequence of records.
 /// * **Errors.** [`StoreError::Unavailable`] when the backend cannot be
 ///   reached (a retry may succeed), other variants for everything else.
 // The service's unit tests use the generated `MockStore`; it exists only in
@@ -62,6 +81,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The user with this id.
     async fn user_by_id(&self, id: UserId) -> Result<Option<StoredUser>, StoreError>;
+
+    /// Ends every session of `user` by moving their session generation on
+    /// (see [`StoredUser::session_generation`]); returns the new one. A user
+    /// id nobody has is a no-op that returns 0.
+    async fn end_sessions(&self, user: UserId) -> Result<u64, StoreError>;
 
     /// Makes `follower` follow `followee`. Returns whether anything changed
     /// (`false` when already following).
@@ -104,6 +128,45 @@ pub trait Store: Send + Sync + 'static {
     /// server instance on one store must share, such as the session key.
     async fn get_or_init_secret(&self, name: &str, candidate: &[u8])
     -> Result<Vec<u8>, StoreError>;
+
+    /// How many users, follows and messages the store holds (see the
+    /// contract: read from counters, in constant time).
+    async fn counts(&self) -> Result<Counts, StoreError>;
+
+    /// Whether the store can serve now: `Ok` when it answers, the reason
+    /// otherwise. Cheap enough to call every second.
+    async fn health(&self) -> Result<(), StoreError>;
+
+    /// Every record of the store, as a stream in the order [`Record`]
+    /// gives (see the contract for what it holds while writes continue).
+    fn export(&self) -> RecordStream;
+
+    /// Recreates `records`, a batch of an export, exactly (ids included).
+    /// Call it with consecutive batches of one export, in order, on a store
+    /// that was empty before the first one; each batch is durable when the
+    /// call returns. Ids handed out afterwards are above every imported id.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when a record collides with what the store
+    /// holds (a user id or name already there); other variants as usual.
+    async fn import(&self, records: Vec<Record>) -> Result<(), StoreError>;
+
+    /// Removes every record: users, follows, messages, `latest` and
+    /// secrets. For restoring a backup over a store that is not empty.
+    async fn clear(&self) -> Result<(), StoreError>;
+
+    /// Waits until everything a caller may have observed in this store is
+    /// durable: for an answer that reports state without changing it. A
+    /// no-op for backends whose readers only see durable writes.
+    async fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Tries to take the lease `name` for `ttl`: `true` for exactly one of
+    /// the callers (on any instance sharing the store) until the lease
+    /// expires, `false` for everyone else meanwhile. For work that one
+    /// instance of many must do, such as a scheduled backup.
+    async fn acquire_lease(&self, name: &str, ttl: Duration) -> Result<bool, StoreError>;
 
     /// Makes every write acknowledged so far durable; called on shutdown.
     /// A no-op for backends whose writes are durable when acknowledged.

@@ -20,6 +20,7 @@ fn new_user(name: &str) -> NewUser {
         username: Username::parse(name).unwrap(),
         email: Email::parse(&format!("{}@example.org", name.replace(' ', "."))).unwrap(),
         password_hash: PasswordHash::from_phc(format!("$argon2id$v=19$hash-of-{name}")),
+        session_generation: 1,
     }
 }
 

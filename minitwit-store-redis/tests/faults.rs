@@ -22,6 +22,7 @@ fn new_user(name: &str) -> NewUser {
         username: Username::parse(name).unwrap(),
         email: Email::parse("someone@example.org").unwrap(),
         password_hash: PasswordHash::from_phc("$argon2id$v=19$x".to_owned()),
+        session_generation: 1,
     }
 }
 

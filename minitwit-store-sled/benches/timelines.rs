@@ -87,6 +87,7 @@ fn new_user(name: &str) -> NewUser {
         password_hash: PasswordHash::from_phc(
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
         ),
+        session_generation: 1,
     }
 }
 

@@ -35,9 +35,12 @@
 //! missing) or [`SledConfig::temporary`] for tests, and a bound on the page
 //! cache ([`SledConfig::cache_capacity`], 64 MiB by default; sled also caps it
 //! to the memory the machine or its cgroup has). Opening replays sled's log
-//! and reads no data of ours, so it is fast. A directory can be open in one
-//! store at a time: a second open, from this process or another, fails with
-//! [`SledStoreError::Locked`].
+//! and reads no data of ours, so it is fast (after a crash it counts the
+//! users, follows and messages once; see the `layout` module). A directory
+//! can be open in one store at a time: a second open, from this process or
+//! another, fails with [`SledStoreError::Locked`]. A path that is a file, or
+//! a non-empty directory without a store in it, is refused; a new
+//! directory is created readable by its owner only.
 //!
 //! ## Durability
 //!
@@ -46,8 +49,11 @@
 //! panic-abort, an OOM kill). Writes do not sync one by one: a background
 //! flusher runs one sync for all writes applied since its last one (group
 //! commit, see the `commit` module), so concurrent writers share syncs and the
-//! cost per write falls as load rises. A failed sync fails the writes it
-//! covered. Dropping the store flushes what is left and stops the flusher.
+//! cost per write falls as load rises. A call that changed nothing (a
+//! follow already there) answers only once what it observed is durable. A
+//! failed sync fails the writes it covered and makes
+//! [`health`](Store::health) report it until a sync succeeds. Dropping the
+//! store writes its counts, flushes what is left and stops the flusher.
 //!
 //! ## Layout and cost
 //!
@@ -65,7 +71,9 @@
 //! | `post` | two inserts, one shared sync |
 //! | public or user timeline page | a reverse range scan of the page size, a point read per message and per distinct author |
 //! | home timeline page | a prefix scan of the followees, then a k-way merge of their reverse scans: the page size times log(followees) plus the followees |
-//! | `set_latest`, `get_or_init_secret` | one atomic key update, one shared sync |
+//! | `set_latest`, `get_or_init_secret`, `end_sessions` | one atomic key update, one shared sync |
+//! | `counts` | three atomic loads (counters kept in memory) |
+//! | `export` | one scan of every tree, a point read per user and per message |
 //!
 //! No read costs in proportion to the number of messages stored. Timelines
 //! and followee lists run on tokio's blocking pool (when called inside a tokio
@@ -73,99 +81,70 @@
 //! point operations take microseconds and run inline.
 
 mod commit;
-mod config;
-mod layout;
+pub mod config;
+mod decode;
+mod error;
+mod export;
+pub mod layout;
+mod open;
+mod timeline;
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
-use std::ops::Bound;
-use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use minitwit_core::{
-    Message, MessageId, MessageText, NewUser, PageRequest, Store, StoreError, StoredUser, Timeline,
-    Timestamp, User, UserId,
+    Counts, Message, MessageId, MessageText, NewUser, PageRequest, Record, RecordStream, Store,
+    StoreError, StoredUser, Timeline, Timestamp, User, UserId,
 };
 
+pub use crate::commit::CommitStats;
 use crate::commit::GroupCommit;
 pub use crate::config::SledConfig;
-use crate::layout::{
-    MessageRecord, decode_id, decode_latest, decode_message, decode_pair_second, decode_user,
-    encode_latest, encode_message, encode_user, id_key, pair_key, secret_key,
-};
+use crate::decode::{decode_latest, encode_counts, encode_latest, encode_message, encode_user};
+pub use crate::error::SledStoreError;
+use crate::error::sled_error;
+use crate::layout::{id_key, pair_key, secret_key};
+use crate::open::{Opened, Trees, next_id};
+use crate::timeline::blocking;
 
-/// Why a [`SledStore`] could not be opened.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SledStoreError {
-    /// Another store (in this or another process) has the directory open.
-    #[error(
-        "the sled store at {} is already in use by another process (or another store in this \
-         process); stop it or choose another directory",
-        path.display()
-    )]
-    Locked {
-        /// The directory.
-        path: PathBuf,
-        /// sled's report.
-        #[source]
-        source: sled::Error,
-    },
-    /// sled failed to open or read the directory.
-    #[error("cannot open the sled store at {}: {source}", path.display())]
-    Open {
-        /// The directory.
-        path: PathBuf,
-        /// sled's report.
-        #[source]
-        source: sled::Error,
-    },
-    /// The directory holds data in a layout this version does not know.
-    #[error(
-        "the sled store at {} holds data in layout {found}, but this version reads layout \
-         {expected}; use a matching version of minitwit or another directory",
-        path.display()
-    )]
-    IncompatibleLayout {
-        /// The directory.
-        path: PathBuf,
-        /// The layout found, as stored.
-        found: String,
-        /// The layout this version reads.
-        expected: u8,
-    },
-    /// Stored ids are ahead of sled's id generator, so new ids could repeat
-    /// old ones: the directory was damaged or edited.
-    #[error(
-        "the sled store at {} is damaged: it holds id {stored}, but new ids would start at \
-         {next}; restore it from a backup",
-        path.display()
-    )]
-    IdsBehind {
-        /// The directory.
-        path: PathBuf,
-        /// The largest id stored.
-        stored: u64,
-        /// The next id sled would hand out.
-        next: u64,
-    },
-    /// The configuration cannot work.
-    #[error("invalid sled store configuration: {0}")]
-    InvalidConfig(String),
-    /// The group-commit thread could not be started.
-    #[error("cannot start the sled flusher thread: {0}")]
-    Flusher(#[source] std::io::Error),
+/// The counts a store keeps in memory (see the `layout` module).
+#[derive(Debug, Default)]
+struct Counters {
+    users: AtomicU64,
+    follows: AtomicU64,
+    messages: AtomicU64,
 }
 
-/// The trees of one store (see the `layout` module). Cheap to clone.
-#[derive(Debug, Clone)]
-struct Trees {
-    users: sled::Tree,
-    user_names: sled::Tree,
-    follows: sled::Tree,
-    messages: sled::Tree,
-    user_messages: sled::Tree,
-    meta: sled::Tree,
+impl Counters {
+    fn new(counts: Counts) -> Self {
+        Self {
+            users: AtomicU64::new(counts.users),
+            follows: AtomicU64::new(counts.follows),
+            messages: AtomicU64::new(counts.messages),
+        }
+    }
+
+    fn get(&self) -> Counts {
+        Counts {
+            users: self.users.load(Ordering::SeqCst),
+            follows: self.follows.load(Ordering::SeqCst),
+            messages: self.messages.load(Ordering::SeqCst),
+        }
+    }
+
+    fn add(&self, counts: Counts) {
+        self.users.fetch_add(counts.users, Ordering::SeqCst);
+        self.follows.fetch_add(counts.follows, Ordering::SeqCst);
+        self.messages.fetch_add(counts.messages, Ordering::SeqCst);
+    }
+
+    fn reset(&self) {
+        for counter in [&self.users, &self.follows, &self.messages] {
+            counter.store(0, Ordering::SeqCst);
+        }
+    }
 }
 
 /// MiniTwit's [`Store`] on sled: durable, indexed, embedded.
@@ -178,6 +157,18 @@ pub struct SledStore {
     trees: Trees,
     db: sled::Db,
     config: SledConfig,
+    counters: Counters,
+    /// Added to sled's id generator (see the `layout` module).
+    id_floor: AtomicU64,
+    /// Held while a registration takes its id and commits, so that users
+    /// commit in id order (see the `layout` module).
+    registrations: Mutex<()>,
+    /// Lease name → when it expires.
+    leases: Mutex<std::collections::HashMap<String, Instant>>,
+    created: bool,
+    recounted: bool,
+    /// The directory's lock, released last.
+    _lock: Option<std::fs::File>,
 }
 
 impl SledStore {
@@ -185,54 +176,36 @@ impl SledStore {
     ///
     /// # Errors
     /// [`SledStoreError::Locked`] when the directory is in use,
-    /// [`SledStoreError::Open`] when sled cannot open it,
-    /// [`SledStoreError::IncompatibleLayout`] or
-    /// [`SledStoreError::IdsBehind`] when its contents cannot be used,
-    /// [`SledStoreError::InvalidConfig`] for a cache bound below
-    /// [`SledConfig::MIN_CACHE_CAPACITY`].
+    /// [`SledStoreError::NotADirectory`] or [`SledStoreError::NotAStore`]
+    /// for a path that is not ours to use, [`SledStoreError::Open`] when
+    /// sled cannot open it, [`SledStoreError::IncompatibleLayout`],
+    /// [`SledStoreError::Damaged`] or [`SledStoreError::IdsBehind`] when its
+    /// contents cannot be used, [`SledStoreError::InvalidConfig`] for a cache
+    /// bound below [`SledConfig::MIN_CACHE_CAPACITY`].
     pub fn open(config: SledConfig) -> Result<Self, SledStoreError> {
-        if config.cache_capacity_bytes() < SledConfig::MIN_CACHE_CAPACITY {
-            return Err(SledStoreError::InvalidConfig(format!(
-                "the cache capacity is {} bytes; it must be at least {} (1 MiB)",
-                config.cache_capacity_bytes(),
-                SledConfig::MIN_CACHE_CAPACITY
-            )));
-        }
-        let path = config.describe_path();
-        let open_error = |source: sled::Error| {
-            let locked = matches!(&source, sled::Error::Io(io)
-                if io.to_string().contains("could not acquire lock"));
-            if locked {
-                SledStoreError::Locked {
-                    path: path.clone(),
-                    source,
-                }
-            } else {
-                SledStoreError::Open {
-                    path: path.clone(),
-                    source,
-                }
-            }
-        };
-        let db = open_waiting_for_lock(&config.to_sled()).map_err(open_error)?;
-        let tree = |name: &str| db.open_tree(name).map_err(open_error);
-        let trees = Trees {
-            users: tree(layout::USERS)?,
-            user_names: tree(layout::USER_NAMES)?,
-            follows: tree(layout::FOLLOWS)?,
-            messages: tree(layout::MESSAGES)?,
-            user_messages: tree(layout::USER_MESSAGES)?,
-            meta: tree(layout::META)?,
-        };
-        check_layout(&trees.meta, &path).map_err(open_error)??;
-        check_ids(&db, &trees, &path)?;
+        let Opened {
+            db,
+            trees,
+            lock,
+            created,
+            counts,
+            recounted,
+            id_floor,
+        } = open::open(&config)?;
         let commit = GroupCommit::start(db.clone()).map_err(SledStoreError::Flusher)?;
-        tracing::debug!(path = %path.display(), "opened the sled store");
+        tracing::debug!(path = %config.describe_path().display(), created, "opened the sled store");
         Ok(Self {
             commit,
             trees,
             db,
             config,
+            counters: Counters::new(counts),
+            id_floor: AtomicU64::new(id_floor),
+            registrations: Mutex::new(()),
+            leases: Mutex::default(),
+            created,
+            recounted,
+            _lock: lock,
         })
     }
 
@@ -241,308 +214,44 @@ impl SledStore {
         &self.config
     }
 
+    /// Whether this open created the store (the directory was new or
+    /// empty).
+    pub fn was_created(&self) -> bool {
+        self.created
+    }
+
+    /// Whether the open had to count the store's contents, because it had
+    /// not been closed cleanly.
+    pub fn was_recounted(&self) -> bool {
+        self.recounted
+    }
+
+    /// How many disk syncs the group commit ran and how many writes they
+    /// covered, since the store was opened.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.commit.stats()
+    }
+
     /// A fresh id: unique, larger than every id handed out before, never 0.
     fn next_id(&self) -> Result<u64, StoreError> {
-        next_id(&self.db)
-    }
-}
-
-fn next_id(db: &sled::Db) -> Result<u64, StoreError> {
-    db.generate_id()
-        .map_err(sled_error)?
-        .checked_add(1)
-        .ok_or_else(|| StoreError::Corrupt("the id generator is exhausted".into()))
-}
-
-/// Records the layout version in a new store, refuses another one.
-fn check_layout(
-    meta: &sled::Tree,
-    path: &std::path::Path,
-) -> sled::Result<Result<(), SledStoreError>> {
-    let current = [layout::FORMAT];
-    match meta.compare_and_swap(layout::META_FORMAT, None::<&[u8]>, Some(&current[..]))? {
-        Ok(()) => Ok(Ok(())),
-        Err(existing) if existing.current.as_deref() == Some(&current[..]) => Ok(Ok(())),
-        Err(existing) => Ok(Err(SledStoreError::IncompatibleLayout {
-            path: path.to_owned(),
-            found: format!("{:?}", existing.current.as_deref().unwrap_or_default()),
-            expected: layout::FORMAT,
-        })),
-    }
-}
-
-/// Refuses a store whose ids are ahead of the id generator: new rows would
-/// overwrite old ones.
-fn check_ids(db: &sled::Db, trees: &Trees, path: &std::path::Path) -> Result<(), SledStoreError> {
-    let last = |tree: &sled::Tree| -> Result<u64, StoreError> {
-        match tree.last().map_err(sled_error)? {
-            Some((key, _)) => decode_id(&key),
-            None => Ok(0),
-        }
-    };
-    let damaged = |err: StoreError| SledStoreError::Open {
-        path: path.to_owned(),
-        source: sled::Error::Unsupported(err.to_string()),
-    };
-    let stored = last(&trees.messages)
-        .and_then(|messages| Ok(messages.max(last(&trees.users)?)))
-        .map_err(damaged)?;
-    let next = next_id(db).map_err(damaged)?;
-    if next <= stored {
-        return Err(SledStoreError::IdsBehind {
-            path: path.to_owned(),
-            stored,
-            next,
-        });
-    }
-    Ok(())
-}
-
-/// A sled error as the core's [`StoreError`].
-fn sled_error(err: sled::Error) -> StoreError {
-    match err {
-        sled::Error::Corruption { .. } => StoreError::Corrupt(err.to_string()),
-        other => StoreError::backend(other),
-    }
-}
-
-/// How long [`SledStore::open`] waits for a directory lock held by a store
-/// that is still shutting down.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Opens the database, retrying while its lock is taken for up to
-/// [`LOCK_WAIT`]: a store dropped a moment ago may still be releasing the
-/// lock from sled's background threads. A directory held by a running
-/// process stays locked, and gives the lock error after the wait.
-fn open_waiting_for_lock(config: &sled::Config) -> sled::Result<sled::Db> {
-    let deadline = std::time::Instant::now() + LOCK_WAIT;
-    loop {
-        match config.open() {
-            Err(sled::Error::Io(io))
-                if io.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Runs `read` on tokio's blocking pool when inside a tokio runtime, inline
-/// otherwise.
-async fn blocking<T, F>(read: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
-{
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => runtime
-            .spawn_blocking(read)
-            .await
-            .map_err(|err| StoreError::backend(format!("a sled read did not finish: {err}")))?,
-        Err(_) => read(),
-    }
-}
-
-impl Trees {
-    fn user(&self, id: UserId) -> Result<Option<StoredUser>, StoreError> {
-        self.users
-            .get(id_key(id.0))
-            .map_err(sled_error)?
-            .map(|record| decode_user(id, &record))
-            .transpose()
+        next_id(&self.db, self.id_floor.load(Ordering::SeqCst))
     }
 
-    fn followees(&self, follower: UserId, limit: usize) -> Result<Vec<User>, StoreError> {
-        self.follows
-            .scan_prefix(id_key(follower.0))
-            .keys()
-            .take(limit)
-            .map(|key| {
-                let followee = UserId(decode_pair_second(&key.map_err(sled_error)?)?);
-                self.user(followee)?
-                    .map(|stored| stored.user)
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(format!(
-                            "user {} follows user {}, who does not exist",
-                            follower.0, followee.0
-                        ))
-                    })
-            })
-            .collect()
-    }
-
-    /// The reverse scan of `author`'s messages below `before`.
-    fn authored(&self, author: UserId, before: Option<MessageId>) -> sled::Iter {
-        let start = Bound::Included(pair_key(author.0, 0));
-        let end = match before {
-            Some(before) => Bound::Excluded(pair_key(author.0, before.0)),
-            None => Bound::Included(pair_key(author.0, u64::MAX)),
-        };
-        self.user_messages.range((start, end))
-    }
-
-    fn timeline(&self, timeline: Timeline, page: PageRequest) -> Result<Vec<Message>, StoreError> {
-        if page.limit == 0 || page.before == Some(MessageId(0)) {
-            return Ok(Vec::new());
-        }
-        let mut page_builder = PageBuilder::new(self, page.limit);
-        match timeline {
-            Timeline::Public => {
-                let end = page
-                    .before
-                    .map_or(Bound::Unbounded, |before| Bound::Excluded(id_key(before.0)));
-                for entry in self.messages.range((Bound::Unbounded, end)).rev() {
-                    if page_builder.messages.len() == page.limit {
-                        break;
-                    }
-                    let (key, value) = entry.map_err(sled_error)?;
-                    page_builder.push_committed(MessageId(decode_id(&key)?), &value)?;
-                }
-            }
-            Timeline::User(author) => {
-                for key in self
-                    .authored(author, page.before)
-                    .keys()
-                    .rev()
-                    .take(page.limit)
-                {
-                    let id = MessageId(decode_pair_second(&key.map_err(sled_error)?)?);
-                    page_builder.push_id(id)?;
-                }
-            }
-            Timeline::Home(user) => {
-                for id in self.home_ids(user, page)? {
-                    page_builder.push_id(id)?;
-                }
-            }
-        }
-        Ok(page_builder.messages)
-    }
-
-    /// The ids of one page of `user`'s home timeline: a k-way merge of the
-    /// reverse scans of the user's and each followee's messages.
-    fn home_ids(&self, user: UserId, page: PageRequest) -> Result<Vec<MessageId>, StoreError> {
-        let mut authors = BTreeSet::from([user]);
-        for key in self.follows.scan_prefix(id_key(user.0)).keys() {
-            authors.insert(UserId(decode_pair_second(&key.map_err(sled_error)?)?));
-        }
-        let mut scans: Vec<_> = authors
-            .into_iter()
-            .map(|author| self.authored(author, page.before).keys().rev())
-            .collect();
-        // The newest unread message of each scan, newest first.
-        let mut heads = BinaryHeap::with_capacity(scans.len());
-        for (index, scan) in scans.iter_mut().enumerate() {
-            if let Some(key) = scan.next() {
-                heads.push((
-                    decode_pair_second(&key.map_err(sled_error)?)?,
-                    Reverse(index),
-                ));
-            }
-        }
-        let mut ids = Vec::with_capacity(page.limit.min(heads.len().max(1) * 16));
-        while ids.len() < page.limit {
-            let Some((id, Reverse(index))) = heads.pop() else {
-                break;
-            };
-            ids.push(MessageId(id));
-            if let Some(key) = scans.get_mut(index).and_then(Iterator::next) {
-                heads.push((
-                    decode_pair_second(&key.map_err(sled_error)?)?,
-                    Reverse(index),
-                ));
-            }
-        }
-        Ok(ids)
-    }
-}
-
-/// Collects a page of messages, reading each author once.
-struct PageBuilder<'a> {
-    trees: &'a Trees,
-    authors: HashMap<UserId, User>,
-    messages: Vec<Message>,
-}
-
-impl<'a> PageBuilder<'a> {
-    fn new(trees: &'a Trees, limit: usize) -> Self {
-        Self {
-            trees,
-            authors: HashMap::new(),
-            messages: Vec::with_capacity(limit.min(1024)),
-        }
-    }
-
-    /// Adds message `id`, read from `messages`.
-    fn push_id(&mut self, id: MessageId) -> Result<(), StoreError> {
-        let value = self
-            .trees
-            .messages
-            .get(id_key(id.0))
-            .map_err(sled_error)?
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("message {} is indexed but not stored", id.0))
-            })?;
-        self.push(id, &value)
-    }
-
-    /// Adds message `id` with the stored `value` if its index entry, the
-    /// commit point of a post, exists; skips it otherwise.
-    fn push_committed(&mut self, id: MessageId, value: &[u8]) -> Result<(), StoreError> {
-        let record = decode_message(id, value)?;
-        let committed = self
-            .trees
-            .user_messages
-            .contains_key(pair_key(record.author.0, id.0))
-            .map_err(sled_error)?;
-        if committed {
-            self.push_record(id, record)?;
-        }
-        Ok(())
-    }
-
-    /// Adds message `id` with the stored `value`.
-    fn push(&mut self, id: MessageId, value: &[u8]) -> Result<(), StoreError> {
-        let record = decode_message(id, value)?;
-        self.push_record(id, record)
-    }
-
-    fn push_record(&mut self, id: MessageId, record: MessageRecord) -> Result<(), StoreError> {
-        let author = match self.authors.get(&record.author) {
-            Some(author) => author.clone(),
-            None => {
-                let author = self
-                    .trees
-                    .user(record.author)?
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(format!(
-                            "message {} has no author (user {} does not exist)",
-                            id.0, record.author.0
-                        ))
-                    })?
-                    .user;
-                self.authors.insert(record.author, author.clone());
-                author
-            }
-        };
-        self.messages.push(Message {
-            id,
-            author,
-            text: record.text,
-            pub_date: record.pub_date,
-        });
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Store for SledStore {
-    async fn create_user(&self, new_user: NewUser) -> Result<User, StoreError> {
+    /// Writes the user record and claims the name, under the registration
+    /// lock; `None` when the name is taken.
+    fn register(&self, new_user: &NewUser) -> Result<Option<UserId>, StoreError> {
+        let _registering = self
+            .registrations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let id = UserId(self.next_id()?);
         let key = id_key(id.0);
-        let record = encode_user(&new_user.username, &new_user.email, &new_user.password_hash);
+        let record = encode_user(
+            &new_user.username,
+            &new_user.email,
+            &new_user.password_hash,
+            new_user.session_generation,
+        );
         // The record first, under an id nobody knows yet; then the name, whose
         // compare-and-swap is the commit point that makes the user exist.
         self.trees.users.insert(key, record).map_err(sled_error)?;
@@ -553,82 +262,136 @@ impl Store for SledStore {
             .map_err(sled_error)?;
         if claimed.is_err() {
             self.trees.users.remove(key).map_err(sled_error)?;
-            // The winner's claim may not be durable yet: do not answer before.
-            self.commit.barrier().await?;
-            return Err(StoreError::UsernameTaken);
+            return Ok(None);
         }
-        self.commit.written().await?;
-        Ok(User {
-            id,
-            username: new_user.username,
-            email: new_user.email,
-        })
+        self.counters.users.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(id))
+    }
+
+    /// The horizon of an export: an id above every committed user, drawn
+    /// while no registration is half done.
+    fn export_horizon(&self) -> Result<u64, StoreError> {
+        let _registering = self
+            .registrations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.next_id()
+    }
+
+    /// Raises the id floor so that new ids are above `max_id`.
+    fn raise_id_floor(&self, max_id: u64) -> Result<(), StoreError> {
+        if max_id <= self.id_floor.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.trees
+            .meta
+            .insert(layout::META_ID_FLOOR, &id_key(max_id)[..])
+            .map_err(sled_error)?;
+        self.id_floor.fetch_max(max_id, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        // A clean close keeps the counts, so the next open need not count.
+        let counts = encode_counts(self.counters.get());
+        let saved = self
+            .trees
+            .meta
+            .insert(layout::META_COUNTS, &counts[..])
+            .and_then(|_| self.db.flush());
+        if let Err(err) = saved {
+            tracing::warn!(error = %err, "cannot keep the counts; the next open counts again");
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SledStore {
+    async fn create_user(&self, new_user: NewUser) -> Result<User, StoreError> {
+        let pending = self.commit.begin();
+        match self.register(&new_user)? {
+            Some(id) => {
+                pending.written().await?;
+                Ok(User {
+                    id,
+                    username: new_user.username,
+                    email: new_user.email,
+                })
+            }
+            None => {
+                // The winner's claim may not be durable yet: do not answer before.
+                pending.unchanged().await?;
+                Err(StoreError::UsernameTaken)
+            }
+        }
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {
-        let Some(id) = self
-            .trees
-            .user_names
-            .get(username.as_bytes())
-            .map_err(sled_error)?
-        else {
-            return Ok(None);
-        };
-        let id = UserId(decode_id(&id)?);
-        match self.trees.user(id)? {
-            Some(user) => Ok(Some(user)),
-            None => Err(StoreError::Corrupt(format!(
-                "the name {username:?} belongs to user {}, who does not exist",
-                id.0
-            ))),
-        }
+        self.trees.user_by_name(username)
     }
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<StoredUser>, StoreError> {
-        let Some(user) = self.trees.user(id)? else {
-            return Ok(None);
-        };
-        // A record whose name does not point back at it is a registration
-        // in flight or one that lost its name race: not a user (yet).
-        let owner = self
+        self.trees.user(id)
+    }
+
+    async fn end_sessions(&self, user: UserId) -> Result<u64, StoreError> {
+        let pending = self.commit.begin();
+        let mut moved: Result<(), StoreError> = Ok(());
+        let updated = self
             .trees
-            .user_names
-            .get(user.user.username.as_str())
+            .users
+            .update_and_fetch(id_key(user.0), |record| {
+                let record = record?;
+                match decode::next_session_generation(user, record) {
+                    Ok(next) => Some(next),
+                    Err(err) => {
+                        moved = Err(err);
+                        Some(record.to_vec())
+                    }
+                }
+            })
             .map_err(sled_error)?;
-        match owner {
-            Some(owner) if decode_id(&owner)? == id.0 => Ok(Some(user)),
-            _ => Ok(None),
-        }
+        moved?;
+        let Some(updated) = updated else {
+            pending.unchanged().await?;
+            return Ok(0);
+        };
+        pending.written().await?;
+        Ok(decode::decode_user(user, &updated)?.session_generation)
     }
 
     async fn follow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError> {
-        let key = pair_key(follower.0, followee.0);
+        let pending = self.commit.begin();
         let inserted = self
             .trees
             .follows
-            .compare_and_swap(key, None::<&[u8]>, Some(&[][..]))
+            .compare_and_swap(pair_key(follower.0, followee.0), None::<&[u8]>, Some(&[][..]))
             .map_err(sled_error)?
             .is_ok();
         if inserted {
-            self.commit.written().await?;
+            self.counters.follows.fetch_add(1, Ordering::SeqCst);
+            pending.written().await?;
         } else {
-            self.commit.barrier().await?;
+            pending.unchanged().await?;
         }
         Ok(inserted)
     }
 
     async fn unfollow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError> {
-        let key = pair_key(follower.0, followee.0);
+        let pending = self.commit.begin();
         let removed = self
             .trees
             .follows
-            .remove(key)
+            .remove(pair_key(follower.0, followee.0))
             .map_err(sled_error)?
             .is_some();
         if removed {
-            self.commit.written().await?;
+            self.counters.follows.fetch_sub(1, Ordering::SeqCst);
+            pending.written().await?;
         } else {
-            self.commit.barrier().await?;
+            pending.unchanged().await?;
         }
         Ok(removed)
     }
@@ -654,6 +417,7 @@ impl Store for SledStore {
         text: MessageText,
         pub_date: Timestamp,
     ) -> Result<MessageId, StoreError> {
+        let pending = self.commit.begin();
         let id = self.next_id()?;
         let key = id_key(id);
         // The message first, then its index entry: the entry is the commit
@@ -671,7 +435,8 @@ impl Store for SledStore {
             let _ = self.trees.messages.remove(key);
             return Err(sled_error(err));
         }
-        self.commit.written().await?;
+        self.counters.messages.fetch_add(1, Ordering::SeqCst);
+        pending.written().await?;
         Ok(MessageId(id))
     }
 
@@ -685,11 +450,12 @@ impl Store for SledStore {
     }
 
     async fn set_latest(&self, latest: i64) -> Result<(), StoreError> {
+        let pending = self.commit.begin();
         self.trees
             .meta
             .insert(layout::META_LATEST, &encode_latest(latest)[..])
             .map_err(sled_error)?;
-        self.commit.written().await
+        pending.written().await
     }
 
     async fn latest(&self) -> Result<Option<i64>, StoreError> {
@@ -706,6 +472,7 @@ impl Store for SledStore {
         name: &str,
         candidate: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
+        let pending = self.commit.begin();
         let stored = self
             .trees
             .meta
@@ -713,18 +480,73 @@ impl Store for SledStore {
             .map_err(sled_error)?;
         match stored {
             Ok(()) => {
-                self.commit.written().await?;
+                pending.written().await?;
                 Ok(candidate.to_vec())
             }
             Err(existing) => {
                 // Someone else stored it, maybe a moment ago: answer only once
                 // their write is durable too.
-                self.commit.barrier().await?;
+                pending.unchanged().await?;
                 existing.current.map(|value| value.to_vec()).ok_or_else(|| {
                     StoreError::backend("sled refused to store a secret that does not exist")
                 })
             }
         }
+    }
+
+    async fn counts(&self) -> Result<Counts, StoreError> {
+        Ok(self.counters.get())
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.commit.health()?;
+        self.latest().await.map(drop)
+    }
+
+    fn export(&self) -> RecordStream {
+        match self.export_horizon() {
+            Ok(horizon) => export::export(self.trees.clone(), horizon),
+            Err(err) => Box::pin(futures::stream::iter([Err(err)])),
+        }
+    }
+
+    async fn import(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        let pending = self.commit.begin();
+        let trees = self.trees.clone();
+        let imported = blocking(move || export::import(&trees, records)).await;
+        let imported = match imported {
+            Ok(imported) => imported,
+            Err(err) => {
+                pending.unchanged().await?;
+                return Err(err);
+            }
+        };
+        self.counters.add(imported.added);
+        self.raise_id_floor(imported.max_id)?;
+        pending.written().await
+    }
+
+    async fn clear(&self) -> Result<(), StoreError> {
+        let pending = self.commit.begin();
+        let trees = self.trees.clone();
+        blocking(move || export::clear(&trees)).await?;
+        self.counters.reset();
+        pending.written().await
+    }
+
+    async fn sync(&self) -> Result<(), StoreError> {
+        self.commit.barrier().await
+    }
+
+    async fn acquire_lease(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
+        // One process owns a sled directory, so its leases live in memory.
+        let mut leases = self.leases.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if leases.get(name).is_some_and(|expiry| *expiry > now) {
+            return Ok(false);
+        }
+        leases.insert(name.to_owned(), now + ttl);
+        Ok(true)
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
@@ -734,52 +556,4 @@ impl Store for SledStore {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    use super::*;
-
-    #[test]
-    fn a_locked_directory_says_so() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = SledStore::open(SledConfig::new(dir.path())).unwrap();
-        let err = SledStore::open(SledConfig::new(dir.path())).unwrap_err();
-        assert!(matches!(err, SledStoreError::Locked { .. }), "{err:?}");
-        assert!(err.to_string().contains("already in use"), "{err}");
-        drop(first);
-        SledStore::open(SledConfig::new(dir.path())).unwrap();
-    }
-
-    #[test]
-    fn a_tiny_cache_is_refused() {
-        let err = SledStore::open(SledConfig::temporary().cache_capacity(10)).unwrap_err();
-        assert!(matches!(err, SledStoreError::InvalidConfig(_)), "{err:?}");
-    }
-
-    #[test]
-    fn another_layout_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let db = sled::open(dir.path()).unwrap();
-            db.open_tree(layout::META)
-                .unwrap()
-                .insert(layout::META_FORMAT, &[99][..])
-                .unwrap();
-            db.flush().unwrap();
-        }
-        let err = SledStore::open(SledConfig::new(dir.path())).unwrap_err();
-        assert!(
-            matches!(err, SledStoreError::IncompatibleLayout { .. }),
-            "{err:?}"
-        );
-    }
-
-    #[test]
-    fn ids_are_never_zero_and_grow() {
-        let store = SledStore::open(SledConfig::temporary()).unwrap();
-        let first = store.next_id().unwrap();
-        let second = store.next_id().unwrap();
-        assert!(first > 0);
-        assert!(second > first);
-    }
-}
+mod tests;

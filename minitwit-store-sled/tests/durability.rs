@@ -32,6 +32,7 @@ fn new_user(name: &str) -> NewUser {
         username: Username::parse(name).unwrap(),
         email: Email::parse("someone@example.org").unwrap(),
         password_hash: PasswordHash::from_phc(format!("$argon2id$hash-of-{name}")),
+        session_generation: 1,
     }
 }
 

@@ -8,12 +8,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::{
-    Message, MessageId, MessageText, NewUser, PageRequest, Store, StoreError, StoredUser, Timeline,
-    Timestamp, User, UserId,
+    Counts, Message, MessageId, MessageText, NewUser, PageRequest, Record, RecordStream, Store,
+    StoreError, StoredUser, Timeline, Timestamp, User, UserId,
 };
 
 /// One way for a [`FaultyStore`] to misbehave.
@@ -52,6 +53,12 @@ pub enum Fault {
     LatestStartsAtZero,
     /// `get_or_init_secret` returns the candidate every time.
     SecretOverwritten,
+    /// `end_sessions` changes nothing.
+    SessionsNeverEnd,
+    /// `counts` misses the last follow.
+    CountsOffByOne,
+    /// `export` leaves out every message.
+    ExportWithoutMessages,
 }
 
 /// A [`Store`] that forwards to another one, except while a [`Fault`] is
@@ -203,6 +210,18 @@ impl Store for FaultyStore {
         self.inner.user_by_id(id).await
     }
 
+    async fn end_sessions(&self, user: UserId) -> Result<u64, StoreError> {
+        self.failure()?;
+        if self.is(Fault::SessionsNeverEnd) {
+            return Ok(self
+                .inner
+                .user_by_id(user)
+                .await?
+                .map_or(0, |stored| stored.session_generation));
+        }
+        self.inner.end_sessions(user).await
+    }
+
     async fn follow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError> {
         self.failure()?;
         let changed = self.inner.follow(follower, followee).await?;
@@ -287,6 +306,53 @@ impl Store for FaultyStore {
             return Ok(candidate.to_vec());
         }
         Ok(stored)
+    }
+
+    async fn counts(&self) -> Result<Counts, StoreError> {
+        self.failure()?;
+        let mut counts = self.inner.counts().await?;
+        if self.is(Fault::CountsOffByOne) {
+            counts.follows = counts.follows.saturating_sub(1);
+        }
+        Ok(counts)
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.failure()?;
+        self.inner.health().await
+    }
+
+    fn export(&self) -> RecordStream {
+        if let Err(err) = self.failure() {
+            return Box::pin(futures::stream::iter([Err(err)]));
+        }
+        let records = self.inner.export();
+        if self.is(Fault::ExportWithoutMessages) {
+            return Box::pin(futures::StreamExt::filter(records, |record| {
+                std::future::ready(!matches!(record, Ok(Record::Message(_))))
+            }));
+        }
+        records
+    }
+
+    async fn import(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        self.failure()?;
+        self.inner.import(records).await
+    }
+
+    async fn clear(&self) -> Result<(), StoreError> {
+        self.failure()?;
+        self.inner.clear().await
+    }
+
+    async fn sync(&self) -> Result<(), StoreError> {
+        self.failure()?;
+        self.inner.sync().await
+    }
+
+    async fn acquire_lease(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.failure()?;
+        self.inner.acquire_lease(name, ttl).await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -65,6 +65,7 @@ mod self_test;
 mod support;
 mod timelines;
 mod users;
+mod whole;
 
 pub use faulty::{Fault, FaultyStore};
 pub use follows::*;
@@ -73,6 +74,7 @@ pub use latest::*;
 pub use model::{DEFAULT_CASES, MAX_OPERATIONS, check_against_model};
 pub use timelines::*;
 pub use users::*;
+pub use whole::*;
 
 /// Calls `$callback! { $args ; check, check, ... }` with the name of every
 /// check function: the one list that both the test macro and [`CHECKS`]
@@ -108,6 +110,15 @@ macro_rules! __store_conformance_checks {
             secrets_are_initialized_once,
             concurrent_secret_inits_agree,
             flush_succeeds_and_keeps_data,
+            counts_follow_every_write,
+            counts_are_exact_under_concurrent_writes,
+            sessions_end_by_moving_the_generation,
+            a_working_store_is_healthy,
+            a_lease_has_one_holder_until_it_expires,
+            export_holds_every_record_in_order,
+            import_recreates_an_export_exactly,
+            import_refuses_users_that_exist,
+            an_export_during_writes_is_complete_and_closed,
         }
     };
 }
@@ -194,6 +205,7 @@ mod tests {
             include_str!("timelines.rs"),
             include_str!("home.rs"),
             include_str!("latest.rs"),
+            include_str!("whole.rs"),
         ];
         let defined: BTreeSet<&str> = sources
             .iter()

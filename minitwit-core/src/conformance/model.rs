@@ -17,8 +17,8 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use super::support::{new_user_with_email, text};
 use crate::{
-    MemoryStore, Message, MessageId, PageRequest, Store, StoreError, StoredUser, Timeline,
-    Timestamp, User, UserId,
+    Counts, MemoryStore, Message, MessageId, PageRequest, Record, Store, StoreError, StoredUser,
+    Timeline, Timestamp, User, UserId,
 };
 
 /// How many random sequences [`check_against_model`] tries, unless the
@@ -83,6 +83,10 @@ enum Op {
         value: i64,
     },
     Latest,
+    EndSessions {
+        user: Index,
+    },
+    Counts,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -145,6 +149,8 @@ impl fmt::Debug for Op {
             }
             Self::SetLatest { value } => write!(f, "set_latest({value})"),
             Self::Latest => write!(f, "latest()"),
+            Self::EndSessions { user } => write!(f, "end_sessions(user {})", ix(user)),
+            Self::Counts => write!(f, "counts()"),
         }
     }
 }
@@ -176,6 +182,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(kind, before, limit)| Op::Timeline { kind, before, limit }),
         1 => latest.prop_map(|value| Op::SetLatest { value }),
         1 => Just(Op::Latest),
+        1 => any::<Index>().prop_map(|user| Op::EndSessions { user }),
+        1 => Just(Op::Counts),
     ]
 }
 
@@ -210,8 +218,22 @@ enum Answer {
     Posted(usize),
     Messages(Vec<MessageView>),
     Latest(Option<i64>),
+    Generation(u64),
+    Counts(Counts),
+    Records(Vec<RecordView>),
     Done,
     Skipped,
+}
+
+/// A record of an export as compared across stores: users and messages by
+/// their place in creation order instead of their ids.
+#[derive(Debug, PartialEq, Eq)]
+enum RecordView {
+    User(UserView, String, u64),
+    Follow(usize, usize),
+    Message(usize, usize, String, Timestamp),
+    Latest(i64),
+    Secret(String, Vec<u8>),
 }
 
 /// One store with what it handed out so far: its user ids in creation
@@ -251,11 +273,66 @@ impl Side<'_> {
             .map(|stored| {
                 Ok((
                     self.user_view(&stored.user)?,
-                    stored.password_hash.as_phc().to_owned(),
+                    format!(
+                        "{} / sessions {}",
+                        stored.password_hash.as_phc(),
+                        stored.session_generation
+                    ),
                 ))
             })
             .transpose()
             .map(Answer::Found)
+    }
+
+    fn nth_user(&self, id: UserId) -> Result<usize, String> {
+        self.users
+            .iter()
+            .position(|known| *known == id)
+            .ok_or_else(|| {
+                format!(
+                    "{} store exported user id {} that create_user never returned",
+                    self.label, id.0
+                )
+            })
+    }
+
+    fn record_view(&self, record: &Record) -> Result<RecordView, String> {
+        Ok(match record {
+            Record::User(stored) => RecordView::User(
+                self.user_view(&stored.user)?,
+                stored.password_hash.as_phc().to_owned(),
+                stored.session_generation,
+            ),
+            Record::Follow { follower, followee } => {
+                RecordView::Follow(self.nth_user(*follower)?, self.nth_user(*followee)?)
+            }
+            Record::Message(message) => {
+                let nth = self
+                    .messages
+                    .iter()
+                    .position(|id| *id == message.id)
+                    .ok_or_else(|| {
+                        format!(
+                            "{} store exported message id {} that post never returned",
+                            self.label, message.id.0
+                        )
+                    })?;
+                RecordView::Message(
+                    nth,
+                    self.nth_user(message.author)?,
+                    message.text.as_str().to_owned(),
+                    message.pub_date,
+                )
+            }
+            Record::Latest(latest) => RecordView::Latest(*latest),
+            Record::Secret { name, value } => RecordView::Secret(name.clone(), value.clone()),
+        })
+    }
+
+    async fn export(&self) -> Result<Vec<Record>, String> {
+        futures::TryStreamExt::try_collect(self.store.export())
+            .await
+            .map_err(|err| self.fail("export", err))
     }
 
     fn message_view(&self, message: &Message) -> Result<MessageView, String> {
@@ -439,6 +516,23 @@ impl Side<'_> {
                     .await
                     .map_err(|err| self.fail("latest", err))?,
             ),
+            Op::EndSessions { user } => {
+                if self.users.is_empty() {
+                    return Ok(Answer::Skipped);
+                }
+                Answer::Generation(
+                    store
+                        .end_sessions(*user.get(&self.users))
+                        .await
+                        .map_err(|err| self.fail("end_sessions", err))?,
+                )
+            }
+            Op::Counts => Answer::Counts(
+                store
+                    .counts()
+                    .await
+                    .map_err(|err| self.fail("counts", err))?,
+            ),
         };
         Ok(answer)
     }
@@ -491,8 +585,42 @@ impl Side<'_> {
                 .await
                 .map_err(|err| self.fail("latest", err))?,
         ));
+        answers.push(Answer::Counts(
+            self.store
+                .counts()
+                .await
+                .map_err(|err| self.fail("counts", err))?,
+        ));
+        let records = self.export().await?;
+        answers.push(Answer::Records(
+            records
+                .iter()
+                .map(|record| self.record_view(record))
+                .collect::<Result<_, _>>()?,
+        ));
         Ok(answers)
     }
+}
+
+/// Exports `from`, imports the records into `into` (fresh) in batches of
+/// three, and requires an export of `into` to give the same records.
+async fn round_trip(from: &Side<'_>, into: &Arc<dyn Store>, label: &str) -> Result<(), String> {
+    let records = from.export().await?;
+    for batch in records.chunks(3) {
+        into.import(batch.to_vec())
+            .await
+            .map_err(|err| format!("import into {label} failed: {err}"))?;
+    }
+    let again: Vec<Record> = futures::TryStreamExt::try_collect(into.export())
+        .await
+        .map_err(|err| format!("export of {label} failed: {err}"))?;
+    if again != records {
+        return Err(format!(
+            "the backend's export, imported into {label}, exports differently:\n{again:#?}\n\
+             instead of\n{records:#?}"
+        ));
+    }
+    Ok(())
 }
 
 /// Applies `ops` to both stores and compares every answer, then everything
@@ -501,6 +629,7 @@ async fn compare(
     ops: &[Op],
     backend: &Arc<dyn Store>,
     model: &Arc<dyn Store>,
+    fresh_backend: &Arc<dyn Store>,
 ) -> Result<(), String> {
     let mut backend = Side {
         label: "backend",
@@ -534,15 +663,21 @@ async fn compare(
             ));
         }
     }
-    Ok(())
+    round_trip(&backend, fresh_backend, "a fresh store of the backend").await?;
+    let fresh_model: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    round_trip(&backend, &fresh_model, "a fresh MemoryStore").await
 }
 
 /// The model-based property test: random sequences of up to
 /// [`MAX_OPERATIONS`] operations (create users from a small pool of names
 /// with duplicates, look them up, follow, unfollow, list followees, post,
 /// read every kind of timeline with cursors and small limits, set and read
-/// `latest`) are applied to a fresh store from `factory` and to a fresh
-/// [`MemoryStore`]; every answer must agree, modulo ids.
+/// `latest`, end sessions, count) are applied to a fresh store from
+/// `factory` and to a fresh [`MemoryStore`]; every answer must agree,
+/// modulo ids, and so must everything readable at the end, the export
+/// included. Then the backend's export is imported into a second fresh
+/// store from `factory` and into a fresh `MemoryStore`, and each must export
+/// the very same records.
 ///
 /// Runs [`DEFAULT_CASES`] sequences, or as many as the `PROPTEST_CASES`
 /// environment variable says. `factory` is called once per sequence (and
@@ -581,7 +716,8 @@ where
             .block_on(async {
                 let backend = factory().await;
                 let model: Arc<dyn Store> = Arc::new(MemoryStore::new());
-                compare(&ops, &backend, &model).await
+                let fresh_backend = factory().await;
+                compare(&ops, &backend, &model, &fresh_backend).await
             })
             .map_err(TestCaseError::fail)
     });

@@ -95,6 +95,9 @@ fn the_model_test_catches_broken_stores() {
         Fault::HomeIgnoresFollows,
         Fault::DropsPubDate,
         Fault::LatestStartsAtZero,
+        Fault::SessionsNeverEnd,
+        Fault::CountsOffByOne,
+        Fault::ExportWithoutMessages,
     ] {
         let outcome = std::panic::catch_unwind(|| {
             conformance::check_against_model(|| async move { faulty(fault) });
@@ -104,6 +107,20 @@ fn the_model_test_catches_broken_stores() {
             "check_against_model passed on a store with {fault:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn checks_catch_broken_whole_store_operations() {
+    catches!(Fault::SessionsNeverEnd => sessions_end_by_moving_the_generation);
+    catches!(Fault::CountsOffByOne =>
+        counts_follow_every_write,
+        counts_are_exact_under_concurrent_writes,
+    );
+    catches!(Fault::ExportWithoutMessages =>
+        export_holds_every_record_in_order,
+        import_recreates_an_export_exactly,
+        an_export_during_writes_is_complete_and_closed,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,11 +5,12 @@ use std::fmt::Display;
 use std::future::Future;
 use std::sync::Arc;
 
+use futures::TryStreamExt as _;
 use tokio::sync::Barrier;
 
 use crate::{
-    Email, MessageId, MessageText, NewUser, PasswordHash, Store, StoreError, Timestamp, User,
-    Username,
+    Email, MessageId, MessageText, NewUser, PasswordHash, Record, Store, StoreError, Timestamp,
+    User, Username,
 };
 
 /// Unwraps a store answer; panics with the call and the error otherwise.
@@ -54,6 +55,14 @@ pub(crate) fn new_user(name: &str) -> NewUser {
     new_user_with_email(name, &format!("{}@example.org", name.len()))
 }
 
+/// A session generation derived from `name` (FNV-1a): looks random, and
+/// is the same for the same name in every store.
+pub(crate) fn generation_for(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// What a store needs to create `name` with `email`.
 #[track_caller]
 pub(crate) fn new_user_with_email(name: &str, email: &str) -> NewUser {
@@ -62,6 +71,22 @@ pub(crate) fn new_user_with_email(name: &str, email: &str) -> NewUser {
         email: Email::parse(email)
             .unwrap_or_else(|err| panic!("suite bug: bad email {email:?}: {err}")),
         password_hash: hash_for(name),
+        session_generation: generation_for(name),
+    }
+}
+
+/// Every record of `store`'s export; panics when the export fails.
+pub(crate) async fn export_all(store: &Arc<dyn Store>) -> Vec<Record> {
+    store.export().try_collect().await.must("export")
+}
+
+/// Imports `records` in batches of `batch`; panics when the store refuses.
+pub(crate) async fn import_all(store: &Arc<dyn Store>, records: &[Record], batch: usize) {
+    for chunk in records.chunks(batch.max(1)) {
+        store
+            .import(chunk.to_vec())
+            .await
+            .must(format_args!("import of {} records", chunk.len()));
     }
 }
 

@@ -1,0 +1,220 @@
+//! Export, import and clear: the store as a stream of records, and back.
+//!
+//! An export runs on a thread of its own that scans the trees in key order
+//! and hands the records over a bounded channel, so it holds a few hundred
+//! records at most whatever the store's size, and stops when the reader
+//! goes away. It first takes a **horizon**: under the registration lock (so
+//! that no registration is half done) it draws a fresh id; every user below
+//! it has committed. The export then holds the committed users below the
+//! horizon, the follows between them, their committed messages below the
+//! horizon, `latest` and the secrets. Writes that start after the horizon
+//! are left out (or, for follows and unfollows between old users, may be
+//! in), which is what the `Store` contract allows.
+
+use std::ops::Bound;
+
+use minitwit_core::{Counts, MessageId, Record, RecordStream, StoreError, UserId};
+use tokio::sync::mpsc;
+
+use crate::decode::{
+    decode_id, decode_latest, decode_message, decode_pair, encode_latest, encode_message,
+    encode_stored_user,
+};
+use crate::error::sled_error;
+use crate::layout::{self, META_SECRET_PREFIX, id_key, pair_key, secret_key};
+use crate::open::Trees;
+
+/// Records handed over at most before the reader takes them.
+const CHANNEL_RECORDS: usize = 256;
+
+type Sender = mpsc::Sender<Result<Record, StoreError>>;
+
+/// Streams the store's records as of `horizon` (see the module docs).
+pub(crate) fn export(trees: Trees, horizon: u64) -> RecordStream {
+    let (sender, receiver) = mpsc::channel(CHANNEL_RECORDS);
+    let spawned = std::thread::Builder::new()
+        .name("minitwit-sled-export".into())
+        .spawn(move || {
+            if let Err(err) = produce(&trees, horizon, &sender) {
+                // The reader may be gone already; then nobody listens.
+                let _ = sender.blocking_send(Err(err));
+            }
+        });
+    if let Err(err) = spawned {
+        let failed = StoreError::backend(format!("cannot start the export thread: {err}"));
+        return Box::pin(futures::stream::iter([Err(failed)]));
+    }
+    Box::pin(futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    }))
+}
+
+/// A reader that went away: not an error, the export just stops.
+struct Gone;
+
+fn send(sender: &Sender, record: Record) -> Result<(), Gone> {
+    sender.blocking_send(Ok(record)).map_err(|_| Gone)
+}
+
+fn produce(trees: &Trees, horizon: u64, sender: &Sender) -> Result<(), StoreError> {
+    match produce_until_gone(trees, horizon, sender)? {
+        Ok(()) | Err(Gone) => Ok(()),
+    }
+}
+
+fn produce_until_gone(
+    trees: &Trees,
+    horizon: u64,
+    sender: &Sender,
+) -> Result<Result<(), Gone>, StoreError> {
+    let below_horizon = (Bound::Unbounded, Bound::Excluded(id_key(horizon)));
+    for entry in trees.users.range(below_horizon) {
+        let (key, _) = entry.map_err(sled_error)?;
+        if let Some(user) = trees.user(UserId(decode_id(&key)?))? {
+            if send(sender, Record::User(user)).is_err() {
+                return Ok(Err(Gone));
+            }
+        }
+    }
+    for key in trees.follows.iter().keys() {
+        let (follower, followee) = decode_pair(&key.map_err(sled_error)?)?;
+        if follower < horizon && followee < horizon {
+            let record = Record::Follow {
+                follower: UserId(follower),
+                followee: UserId(followee),
+            };
+            if send(sender, record).is_err() {
+                return Ok(Err(Gone));
+            }
+        }
+    }
+    for entry in trees.messages.range(below_horizon) {
+        let (key, value) = entry.map_err(sled_error)?;
+        let message = decode_message(MessageId(decode_id(&key)?), &value)?;
+        if message.author.0 < horizon
+            && trees.is_committed(message.author, message.id)?
+            && send(sender, Record::Message(message)).is_err()
+        {
+            return Ok(Err(Gone));
+        }
+    }
+    if let Some(latest) = trees.meta.get(layout::META_LATEST).map_err(sled_error)? {
+        if send(sender, Record::Latest(decode_latest(&latest)?)).is_err() {
+            return Ok(Err(Gone));
+        }
+    }
+    for entry in trees.meta.scan_prefix(META_SECRET_PREFIX) {
+        let (key, value) = entry.map_err(sled_error)?;
+        let name = std::str::from_utf8(&key[META_SECRET_PREFIX.len()..])
+            .map_err(|_| StoreError::Corrupt("a secret's name is not UTF-8".into()))?;
+        let record = Record::Secret {
+            name: name.to_owned(),
+            value: value.to_vec(),
+        };
+        if send(sender, record).is_err() {
+            return Ok(Err(Gone));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// What an imported batch added.
+#[derive(Debug, Default)]
+pub(crate) struct Imported {
+    /// New users, follows and messages.
+    pub(crate) added: Counts,
+    /// The largest id imported.
+    pub(crate) max_id: u64,
+}
+
+/// Writes one batch of records (not yet durable).
+pub(crate) fn import(trees: &Trees, records: Vec<Record>) -> Result<Imported, StoreError> {
+    let mut imported = Imported::default();
+    for record in records {
+        match record {
+            Record::User(stored) => {
+                let id = stored.user.id;
+                let name = stored.user.username.as_str().to_owned();
+                let key = id_key(id.0);
+                let conflict = || StoreError::Conflict(format!("user {} ({name:?})", id.0));
+                if trees.users.contains_key(key).map_err(sled_error)? {
+                    return Err(conflict());
+                }
+                trees
+                    .users
+                    .insert(key, encode_stored_user(&stored))
+                    .map_err(sled_error)?;
+                let claimed = trees
+                    .user_names
+                    .compare_and_swap(name.as_bytes(), None::<&[u8]>, Some(&key[..]))
+                    .map_err(sled_error)?;
+                if claimed.is_err() {
+                    trees.users.remove(key).map_err(sled_error)?;
+                    return Err(conflict());
+                }
+                imported.added.users += 1;
+                imported.max_id = imported.max_id.max(id.0);
+            }
+            Record::Follow { follower, followee } => {
+                let previous = trees
+                    .follows
+                    .insert(pair_key(follower.0, followee.0), &[][..])
+                    .map_err(sled_error)?;
+                if previous.is_none() {
+                    imported.added.follows += 1;
+                }
+            }
+            Record::Message(message) => {
+                let key = id_key(message.id.0);
+                let previous = trees
+                    .messages
+                    .insert(
+                        key,
+                        encode_message(message.author, message.pub_date, &message.text),
+                    )
+                    .map_err(sled_error)?;
+                if previous.is_some() {
+                    return Err(StoreError::Conflict(format!("message {}", message.id.0)));
+                }
+                trees
+                    .user_messages
+                    .insert(pair_key(message.author.0, message.id.0), &[][..])
+                    .map_err(sled_error)?;
+                imported.added.messages += 1;
+                imported.max_id = imported.max_id.max(message.id.0);
+            }
+            Record::Latest(latest) => {
+                trees
+                    .meta
+                    .insert(layout::META_LATEST, &encode_latest(latest)[..])
+                    .map_err(sled_error)?;
+            }
+            Record::Secret { name, value } => {
+                trees
+                    .meta
+                    .insert(secret_key(&name), value)
+                    .map_err(sled_error)?;
+            }
+        }
+    }
+    Ok(imported)
+}
+
+/// Removes every record, `latest` and the secrets (not yet durable). The
+/// layout version and the id floor stay: ids are never reused.
+pub(crate) fn clear(trees: &Trees) -> Result<(), StoreError> {
+    for tree in trees.records() {
+        tree.clear().map_err(sled_error)?;
+    }
+    trees.meta.remove(layout::META_LATEST).map_err(sled_error)?;
+    let secrets: Vec<_> = trees
+        .meta
+        .scan_prefix(META_SECRET_PREFIX)
+        .keys()
+        .collect::<Result<_, _>>()
+        .map_err(sled_error)?;
+    for key in secrets {
+        trees.meta.remove(key).map_err(sled_error)?;
+    }
+    Ok(())
+}

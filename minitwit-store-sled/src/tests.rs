@@ -1,0 +1,167 @@
+//! Unit tests of opening: what the store refuses, what it creates, and
+//! what it remembers across a close.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::os::unix::fs::PermissionsExt as _;
+
+use super::*;
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        username: minitwit_core::Username::parse(name).unwrap(),
+        email: minitwit_core::Email::parse("a@b").unwrap(),
+        password_hash: minitwit_core::PasswordHash::from_phc(format!("$argon2id${name}")),
+        session_generation: 1,
+    }
+}
+
+#[test]
+fn a_locked_directory_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = SledStore::open(SledConfig::new(dir.path())).unwrap();
+    let err = SledStore::open(SledConfig::new(dir.path())).unwrap_err();
+    assert!(matches!(err, SledStoreError::Locked { .. }), "{err:?}");
+    assert!(err.to_string().contains("already in use"), "{err}");
+    drop(first);
+    SledStore::open(SledConfig::new(dir.path())).unwrap();
+}
+
+#[test]
+fn a_tiny_cache_is_refused() {
+    let err = SledStore::open(SledConfig::temporary().cache_capacity(10)).unwrap_err();
+    assert!(matches!(err, SledStoreError::InvalidConfig(_)), "{err:?}");
+}
+
+#[test]
+fn another_layout_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree(layout::META)
+            .unwrap()
+            .insert(layout::META_FORMAT, &[99][..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let err = SledStore::open(SledConfig::new(dir.path())).unwrap_err();
+    assert!(
+        matches!(err, SledStoreError::IncompatibleLayout { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_file_or_someone_elses_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "mine").unwrap();
+    let err = SledStore::open(SledConfig::new(&file)).unwrap_err();
+    assert!(matches!(err, SledStoreError::NotADirectory { .. }), "{err:?}");
+    let err = SledStore::open(SledConfig::new(dir.path())).unwrap_err();
+    assert!(matches!(err, SledStoreError::NotAStore { .. }), "{err:?}");
+    assert!(err.to_string().contains("holds no sled store"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn a_new_directory_is_private_and_reported_as_created() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let store = SledStore::open(SledConfig::new(&dir)).unwrap();
+    assert!(store.was_created());
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+    drop(store);
+    let again = SledStore::open(SledConfig::new(&dir)).unwrap();
+    assert!(!again.was_created());
+    // An empty directory that exists is a new store too.
+    let empty = parent.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert!(SledStore::open(SledConfig::new(&empty)).unwrap().was_created());
+}
+
+#[tokio::test]
+async fn counts_survive_a_clean_close_and_are_recounted_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = {
+        let store = SledStore::open(SledConfig::new(dir.path())).unwrap();
+        let ada = store.create_user(new_user("ada")).await.unwrap();
+        let bob = store.create_user(new_user("bob")).await.unwrap();
+        store.follow(ada.id, bob.id).await.unwrap();
+        for n in 0..3 {
+            let text = MessageText::parse(&format!("m{n}")).unwrap();
+            store.post(bob.id, text, 0).await.unwrap();
+        }
+        store.counts().await.unwrap()
+    };
+    assert_eq!(
+        expected,
+        Counts {
+            users: 2,
+            follows: 1,
+            messages: 3
+        }
+    );
+    let store = SledStore::open(SledConfig::new(dir.path())).unwrap();
+    assert!(!store.was_recounted());
+    assert_eq!(store.counts().await.unwrap(), expected);
+    drop(store);
+    // A crash leaves no counts behind: remove them as a crash would.
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree(layout::META)
+            .unwrap()
+            .remove(layout::META_COUNTS)
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(SledConfig::new(dir.path())).unwrap();
+    assert!(store.was_recounted());
+    assert_eq!(store.counts().await.unwrap(), expected);
+}
+
+#[tokio::test]
+async fn a_layout_1_store_opens_and_is_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree(layout::META)
+            .unwrap()
+            .insert(layout::META_FORMAT, &[1][..])
+            .unwrap();
+        let id = db.generate_id().unwrap() + 1;
+        let mut record = vec![1u8];
+        for field in ["ada", "a@b", "$argon2id$old"] {
+            record.extend_from_slice(&(field.len() as u32).to_be_bytes());
+            record.extend_from_slice(field.as_bytes());
+        }
+        db.open_tree(layout::USERS)
+            .unwrap()
+            .insert(id_key(id), record)
+            .unwrap();
+        db.open_tree(layout::USER_NAMES)
+            .unwrap()
+            .insert("ada", &id_key(id)[..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(SledConfig::new(dir.path())).unwrap();
+    assert!(store.was_recounted());
+    let ada = store.user_by_name("ada").await.unwrap().unwrap();
+    assert_eq!(ada.session_generation, 0);
+    assert_eq!(store.end_sessions(ada.user.id).await.unwrap(), 1);
+    assert_eq!(store.counts().await.unwrap().users, 1);
+    let format = store.trees.meta.get(layout::META_FORMAT).unwrap().unwrap();
+    assert_eq!(&format[..], &[layout::FORMAT]);
+}
+
+#[test]
+fn ids_are_never_zero_and_grow() {
+    let store = SledStore::open(SledConfig::temporary()).unwrap();
+    let first = store.next_id().unwrap();
+    let second = store.next_id().unwrap();
+    assert!(first > 0);
+    assert!(second > first);
+}

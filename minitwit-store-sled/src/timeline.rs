@@ -1,0 +1,254 @@
+//! The read path: users, followees, and timeline pages (the home timeline's
+//! k-way merge included), all from the indexes the writes keep.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::ops::Bound;
+
+use minitwit_core::{
+    Message, MessageId, MessageRecord, PageRequest, StoreError, StoredUser, Timeline, User,
+    UserId,
+};
+
+use crate::decode::{decode_id, decode_message, decode_pair_second, decode_user};
+use crate::error::sled_error;
+use crate::layout::{id_key, pair_key};
+use crate::open::Trees;
+
+/// Runs `read` on tokio's blocking pool when inside a tokio runtime, inline
+/// otherwise.
+pub(crate) async fn blocking<T, F>(read: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn_blocking(read)
+            .await
+            .map_err(|err| StoreError::backend(format!("a sled read did not finish: {err}")))?,
+        Err(_) => read(),
+    }
+}
+
+impl Trees {
+    /// The record of user `id`, committed or not.
+    pub(crate) fn user_record(&self, id: UserId) -> Result<Option<StoredUser>, StoreError> {
+        self.users
+            .get(id_key(id.0))
+            .map_err(sled_error)?
+            .map(|record| decode_user(id, &record))
+            .transpose()
+    }
+
+    /// User `id`, if its registration committed: its name points back at
+    /// it (see the `layout` module).
+    pub(crate) fn user(&self, id: UserId) -> Result<Option<StoredUser>, StoreError> {
+        let Some(user) = self.user_record(id)? else {
+            return Ok(None);
+        };
+        let owner = self
+            .user_names
+            .get(user.user.username.as_str())
+            .map_err(sled_error)?;
+        match owner {
+            Some(owner) if decode_id(&owner)? == id.0 => Ok(Some(user)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The user named exactly `username`.
+    pub(crate) fn user_by_name(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {
+        let Some(id) = self
+            .user_names
+            .get(username.as_bytes())
+            .map_err(sled_error)?
+        else {
+            return Ok(None);
+        };
+        let id = UserId(decode_id(&id)?);
+        match self.user_record(id)? {
+            Some(user) => Ok(Some(user)),
+            None => Err(StoreError::Corrupt(format!(
+                "the name {username:?} belongs to user {}, who does not exist",
+                id.0
+            ))),
+        }
+    }
+
+    pub(crate) fn followees(&self, follower: UserId, limit: usize) -> Result<Vec<User>, StoreError> {
+        self.follows
+            .scan_prefix(id_key(follower.0))
+            .keys()
+            .take(limit)
+            .map(|key| {
+                let followee = UserId(decode_pair_second(&key.map_err(sled_error)?)?);
+                self.user_record(followee)?
+                    .map(|stored| stored.user)
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "user {} follows user {}, who does not exist",
+                            follower.0, followee.0
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    /// Whether message `id` by `author` is committed (its index entry, the
+    /// commit point of a post, exists).
+    pub(crate) fn is_committed(&self, author: UserId, id: MessageId) -> Result<bool, StoreError> {
+        self.user_messages
+            .contains_key(pair_key(author.0, id.0))
+            .map_err(sled_error)
+    }
+
+    /// The reverse scan of `author`'s messages below `before`.
+    fn authored(&self, author: UserId, before: Option<MessageId>) -> sled::Iter {
+        let start = Bound::Included(pair_key(author.0, 0));
+        let end = match before {
+            Some(before) => Bound::Excluded(pair_key(author.0, before.0)),
+            None => Bound::Included(pair_key(author.0, u64::MAX)),
+        };
+        self.user_messages.range((start, end))
+    }
+
+    pub(crate) fn timeline(
+        &self,
+        timeline: Timeline,
+        page: PageRequest,
+    ) -> Result<Vec<Message>, StoreError> {
+        if page.limit == 0 || page.before == Some(MessageId(0)) {
+            return Ok(Vec::new());
+        }
+        let mut page_builder = PageBuilder::new(self, page.limit);
+        match timeline {
+            Timeline::Public => {
+                let end = page
+                    .before
+                    .map_or(Bound::Unbounded, |before| Bound::Excluded(id_key(before.0)));
+                for entry in self.messages.range((Bound::Unbounded, end)).rev() {
+                    if page_builder.messages.len() == page.limit {
+                        break;
+                    }
+                    let (key, value) = entry.map_err(sled_error)?;
+                    let record = decode_message(MessageId(decode_id(&key)?), &value)?;
+                    if self.is_committed(record.author, record.id)? {
+                        page_builder.push(record)?;
+                    }
+                }
+            }
+            Timeline::User(author) => {
+                for key in self
+                    .authored(author, page.before)
+                    .keys()
+                    .rev()
+                    .take(page.limit)
+                {
+                    let id = MessageId(decode_pair_second(&key.map_err(sled_error)?)?);
+                    page_builder.push_id(id)?;
+                }
+            }
+            Timeline::Home(user) => {
+                for id in self.home_ids(user, page)? {
+                    page_builder.push_id(id)?;
+                }
+            }
+        }
+        Ok(page_builder.messages)
+    }
+
+    /// The ids of one page of `user`'s home timeline: a k-way merge of the
+    /// reverse scans of the user's and each followee's messages.
+    fn home_ids(&self, user: UserId, page: PageRequest) -> Result<Vec<MessageId>, StoreError> {
+        let mut authors = BTreeSet::from([user]);
+        for key in self.follows.scan_prefix(id_key(user.0)).keys() {
+            authors.insert(UserId(decode_pair_second(&key.map_err(sled_error)?)?));
+        }
+        let mut scans: Vec<_> = authors
+            .into_iter()
+            .map(|author| self.authored(author, page.before).keys().rev())
+            .collect();
+        // The newest unread message of each scan, newest first.
+        let mut heads = BinaryHeap::with_capacity(scans.len());
+        for (index, scan) in scans.iter_mut().enumerate() {
+            if let Some(key) = scan.next() {
+                heads.push((
+                    decode_pair_second(&key.map_err(sled_error)?)?,
+                    Reverse(index),
+                ));
+            }
+        }
+        let mut ids = Vec::with_capacity(page.limit.min(heads.len().max(1) * 16));
+        while ids.len() < page.limit {
+            let Some((id, Reverse(index))) = heads.pop() else {
+                break;
+            };
+            ids.push(MessageId(id));
+            if let Some(key) = scans.get_mut(index).and_then(Iterator::next) {
+                heads.push((
+                    decode_pair_second(&key.map_err(sled_error)?)?,
+                    Reverse(index),
+                ));
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// Collects a page of messages, reading each author once.
+struct PageBuilder<'a> {
+    trees: &'a Trees,
+    authors: HashMap<UserId, User>,
+    messages: Vec<Message>,
+}
+
+impl<'a> PageBuilder<'a> {
+    fn new(trees: &'a Trees, limit: usize) -> Self {
+        Self {
+            trees,
+            authors: HashMap::new(),
+            messages: Vec::with_capacity(limit.min(1024)),
+        }
+    }
+
+    /// Adds message `id`, read from `messages`.
+    fn push_id(&mut self, id: MessageId) -> Result<(), StoreError> {
+        let value = self
+            .trees
+            .messages
+            .get(id_key(id.0))
+            .map_err(sled_error)?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("message {} is indexed but not stored", id.0))
+            })?;
+        self.push(decode_message(id, &value)?)
+    }
+
+    fn push(&mut self, record: MessageRecord) -> Result<(), StoreError> {
+        let author = match self.authors.get(&record.author) {
+            Some(author) => author.clone(),
+            None => {
+                let author = self
+                    .trees
+                    .user_record(record.author)?
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "message {} has no author (user {} does not exist)",
+                            record.id.0, record.author.0
+                        ))
+                    })?
+                    .user;
+                self.authors.insert(record.author, author.clone());
+                author
+            }
+        };
+        self.messages.push(Message {
+            id: record.id,
+            author,
+            text: record.text,
+            pub_date: record.pub_date,
+        });
+        Ok(())
+    }
+}
