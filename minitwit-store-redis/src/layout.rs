@@ -6,17 +6,21 @@
 //!
 //! | key | type | holds | written by |
 //! | --- | --- | --- | --- |
-//! | `N:next_user_id` | string | the last user id handed out (`INCR`) | `create_user` |
+//! | `N:layout` | string | the layout version, [`LAYOUT`] | `connect` |
+//! | `N:next_user_id` | string | the last user id handed out (`INCR`) | `create_user`, `import` |
 //! | `N:user_ids` | hash | username → user id: the unique-name index | `create_user` |
-//! | `N:user:{id}` | hash | `name`, `email`, `pw_hash` (PHC string) | `create_user` |
+//! | `N:users` | sorted set | every user id, score = id: users in id order | `create_user` |
+//! | `N:user:{id}` | hash | `name`, `email`, `pw_hash` (PHC string), `sessions` (the session generation as a signed 64-bit integer) | `create_user`, `end_sessions` |
 //! | `N:follows:{id}` | sorted set | the ids user `id` follows, score = followee id | `follow`, `unfollow` |
-//! | `N:next_message_id` | string | the last message id handed out (`INCR`) | `post` |
+//! | `N:count:users`, `N:count:follows`, `N:count:messages` | string | the counts, kept by the same scripts that write | every write |
+//! | `N:next_message_id` | string | the last message id handed out (`INCR`) | `post`, `import` |
 //! | `N:message:{id}` | hash | `author` (user id), `text`, `pub_date` (Unix seconds) | `post` |
 //! | `N:timeline:public` | sorted set | every message id, score = message id | `post` |
 //! | `N:timeline:user:{id}` | sorted set | the ids of user `id`'s messages, score = message id | `post` |
 //! | `N:latest` | string | the simulator's last `latest` | `set_latest` |
 //! | `N:secrets` | hash | secret name → bytes, first writer wins | `get_or_init_secret` |
 //! | `N:write:{token}` | string | the id a `create_user` or `post` call created; expires after [`WRITE_TOKEN_TTL`] | `create_user`, `post` |
+//! | `N:lease:{name}` | string | who holds a lease, until it expires | `acquire_lease` |
 //!
 //! Why these shapes:
 //!
@@ -29,9 +33,14 @@
 //!   for ids below 2^53.
 //! * Follows are one sorted set per follower: `ZADD NX`/`ZREM` say whether
 //!   anything changed, `ZSCORE` answers "does A follow B", and the score
-//!   (the followee's id) gives the ascending order `followees` promises. A
-//!   single key per follower also makes every follow write a single,
-//!   naturally atomic command.
+//!   (the followee's id) gives the ascending order `followees` promises.
+//! * The counts are plain counters that the write scripts change in the same
+//!   atomic run as the data, so they are exact on every instance and read
+//!   in one `MGET`. A namespace without `N:layout` (written by an earlier
+//!   version, which kept no counts) is counted once, atomically, when a
+//!   store connects (see [`scripts`](crate::scripts), `MIGRATE`).
+//! * `N:users` lists user ids in order, so an export reads users (and their
+//!   follows) in id order without walking ids that no user has.
 //! * Write tokens make a re-sent `create_user` or `post` harmless. Each
 //!   call draws a random 128-bit token (32 hex digits) and passes it to its
 //!   script; the script first looks for `N:write:{token}` and, when it
@@ -62,10 +71,25 @@ use minitwit_core::UserId;
 /// any call (and so its single re-send) can take.
 pub const WRITE_TOKEN_TTL: Duration = Duration::from_secs(600);
 
+/// The layout version this crate writes, kept in `N:layout`.
+pub const LAYOUT: u32 = 2;
+
 /// `N:next_user_id`.
 const NEXT_USER_ID: &str = "next_user_id";
 /// `N:user_ids`.
 const USER_IDS: &str = "user_ids";
+/// `N:users`.
+const USERS: &str = "users";
+/// `N:layout`.
+const LAYOUT_KEY: &str = "layout";
+/// `N:count:users`.
+const COUNT_USERS: &str = "count:users";
+/// `N:count:follows`.
+const COUNT_FOLLOWS: &str = "count:follows";
+/// `N:count:messages`.
+const COUNT_MESSAGES: &str = "count:messages";
+/// `N:lease:{name}`.
+const LEASE: &str = "lease:";
 /// `N:user:{id}`.
 const USER: &str = "user:";
 /// `N:follows:{id}`.
@@ -91,12 +115,14 @@ pub(crate) const FIELD_NAME: &str = "name";
 pub(crate) const FIELD_EMAIL: &str = "email";
 /// Field of `N:user:{id}`: the password hash.
 pub(crate) const FIELD_PW_HASH: &str = "pw_hash";
+/// Field of `N:user:{id}`: the session generation.
+pub(crate) const FIELD_SESSIONS: &str = "sessions";
 /// Field of `N:message:{id}`: the author's user id.
-const FIELD_AUTHOR: &str = "author";
+pub(crate) const FIELD_AUTHOR: &str = "author";
 /// Field of `N:message:{id}`: the text.
-const FIELD_TEXT: &str = "text";
+pub(crate) const FIELD_TEXT: &str = "text";
 /// Field of `N:message:{id}`: the publication date.
-const FIELD_PUB_DATE: &str = "pub_date";
+pub(crate) const FIELD_PUB_DATE: &str = "pub_date";
 
 /// The keys of one namespace, for the commands sent without a script.
 #[derive(Debug, Clone)]
@@ -132,6 +158,56 @@ impl Layout {
     pub(crate) fn latest(&self) -> String {
         format!("{}{LATEST}", self.prefix)
     }
+
+    /// `N:message:{id}`.
+    pub(crate) fn message(&self, id: u64) -> String {
+        format!("{}{MESSAGE}{id}", self.prefix)
+    }
+
+    /// `N:users`.
+    pub(crate) fn users(&self) -> String {
+        format!("{}{USERS}", self.prefix)
+    }
+
+    /// `N:timeline:public`.
+    pub(crate) fn public_timeline(&self) -> String {
+        format!("{}{PUBLIC_TIMELINE}", self.prefix)
+    }
+
+    /// `N:next_user_id` and `N:next_message_id`.
+    pub(crate) fn id_counters(&self) -> [String; 2] {
+        [
+            format!("{}{NEXT_USER_ID}", self.prefix),
+            format!("{}{NEXT_MESSAGE_ID}", self.prefix),
+        ]
+    }
+
+    /// `N:count:users`, `N:count:follows`, `N:count:messages`.
+    pub(crate) fn counts(&self) -> [String; 3] {
+        [COUNT_USERS, COUNT_FOLLOWS, COUNT_MESSAGES].map(|key| format!("{}{key}", self.prefix))
+    }
+
+    /// `N:secrets`.
+    pub(crate) fn secrets(&self) -> String {
+        format!("{}{SECRETS}", self.prefix)
+    }
+
+    /// `N:lease:{name}`.
+    pub(crate) fn lease(&self, name: &str) -> String {
+        format!("{}{LEASE}{name}", self.prefix)
+    }
+
+    /// A pattern that matches every key of the namespace, for `SCAN`.
+    pub(crate) fn every_key(&self) -> String {
+        format!("{}*", self.prefix)
+    }
+
+    /// Whether `key` is one of the keys a clear keeps: the id counters (ids
+    /// are never reused) and the layout version.
+    pub(crate) fn survives_clear(&self, key: &str) -> bool {
+        key.strip_prefix(&self.prefix)
+            .is_some_and(|rest| [NEXT_USER_ID, NEXT_MESSAGE_ID, LAYOUT_KEY].contains(&rest))
+    }
 }
 
 /// The Lua that opens every script: the same key names and fields as above,
@@ -146,7 +222,15 @@ local K_USER_IDS = P .. '{USER_IDS}'
 local K_NEXT_MESSAGE_ID = P .. '{NEXT_MESSAGE_ID}'
 local K_PUBLIC_TIMELINE = P .. '{PUBLIC_TIMELINE}'
 local K_SECRETS = P .. '{SECRETS}'
+local K_LATEST = P .. '{LATEST}'
+local K_USERS = P .. '{USERS}'
+local K_LAYOUT = P .. '{LAYOUT_KEY}'
+local K_COUNT_USERS = P .. '{COUNT_USERS}'
+local K_COUNT_FOLLOWS = P .. '{COUNT_FOLLOWS}'
+local K_COUNT_MESSAGES = P .. '{COUNT_MESSAGES}'
+local LAYOUT = '{LAYOUT}'
 local F_NAME, F_EMAIL, F_PW_HASH = '{FIELD_NAME}', '{FIELD_EMAIL}', '{FIELD_PW_HASH}'
+local F_SESSIONS = '{FIELD_SESSIONS}'
 local F_AUTHOR, F_TEXT, F_PUB_DATE = '{FIELD_AUTHOR}', '{FIELD_TEXT}', '{FIELD_PUB_DATE}'
 local function user_key(id) return P .. '{USER}' .. id end
 local function follows_key(id) return P .. '{FOLLOWS}' .. id end
@@ -155,6 +239,10 @@ local function user_timeline_key(id) return P .. '{USER_TIMELINE}' .. id end
 local function write_key(token) return P .. '{WRITE}' .. token end
 local WRITE_TOKEN_TTL = {ttl}
 local function id_string(n) return string.format('%d', n) end
+local function raise_counter(key, id)
+  local current = tonumber(redis.call('GET', key) or '0')
+  if tonumber(id) > current then redis.call('SET', key, id) end
+end
 ",
         ttl = WRITE_TOKEN_TTL.as_secs()
     )
@@ -171,6 +259,10 @@ mod tests {
         assert_eq!(layout.user(UserId(7)), "ns:user:7");
         assert_eq!(layout.follows(UserId(7)), "ns:follows:7");
         assert_eq!(layout.latest(), "ns:latest");
+        assert_eq!(layout.counts()[1], "ns:count:follows");
+        assert!(layout.survives_clear("ns:next_message_id"));
+        assert!(!layout.survives_clear("ns:user:1"));
+        assert!(!layout.survives_clear("other:next_message_id"));
     }
 
     #[test]
@@ -182,5 +274,7 @@ mod tests {
         assert!(prelude.contains("F_NAME, F_EMAIL, F_PW_HASH = 'name', 'email', 'pw_hash'"));
         assert!(prelude.contains("P .. 'write:' .. token"));
         assert!(prelude.contains("local WRITE_TOKEN_TTL = 600"));
+        assert!(prelude.contains("local K_COUNT_MESSAGES = P .. 'count:messages'"));
+        assert!(prelude.contains("local LAYOUT = '2'"));
     }
 }

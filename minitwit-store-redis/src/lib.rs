@@ -23,8 +23,9 @@
 //! * **Atomic, one round trip per write.** Every update that touches more
 //!   than one key is a Lua script (see [`scripts`]), which Redis runs
 //!   atomically: two registrations of one name on two instances at once
-//!   cannot both pass the name check. Updates of a single key (follow,
-//!   unfollow, `latest`) are single commands. Each is one network round trip.
+//!   cannot both pass the name check. Follow and unfollow are scripts too,
+//!   since they keep the follow count with the data; `latest` is a single
+//!   command. Each is one network round trip.
 //! * **Reads in one round trip.** Looking a user up by name, a page of a
 //!   timeline with its messages and their authors, a list of followees with
 //!   their records: each is one script, so one round trip.
@@ -83,12 +84,18 @@
 //!   ([`layout::WRITE_TOKEN_TTL`]), and a call lasts at most
 //!   [`config::MAX_RESPONSE_TIMEOUT`].
 //! * **`follow`, `unfollow`, `set_latest` and `get_or_init_secret`** are
-//!   idempotent by nature (`ZADD NX`, `ZREM`, `SET`, `HSETNX`): running
-//!   them twice leaves the same state as once. Only the "changed" answer
-//!   of `follow` and `unfollow` can differ: when the first send ran, the
+//!   idempotent by nature (`ZADD NX` and `ZREM`, which change the follow
+//!   count only when they change the set; `SET`; `HSETNX`): running them
+//!   twice leaves the same state as once. Only the "changed" answer of
+//!   `follow` and `unfollow` can differ: when the first send ran, the
 //!   re-send reports `false` (nothing changed) although the call did change
 //!   something. The service ignores that answer (following twice is not an
 //!   error), so nothing depends on it.
+//! * **`end_sessions`** run twice moves the session generation on by two:
+//!   every earlier session ends either way.
+//! * **`import`** is never sent again: a second run would find its own
+//!   records and report a conflict. A restore that fails is run again from
+//!   the start.
 //! * **Reads** change nothing.
 //!
 //! A call that still fails reports [`StoreError::Unavailable`] and may or
@@ -108,8 +115,8 @@
 //! | --- | --- | --- |
 //! | `POST /register` | `user_by_name` (script), `create_user` (script) | 2 (+1) |
 //! | `POST /msgs/{user}` (tweet) | `user_by_name` (script), `post` (script) | 2 (+1) |
-//! | `POST /fllws/{user}` follow | `user_by_name` ×2 (scripts), `follow` (`ZADD NX`) | 3 (+1) |
-//! | `POST /fllws/{user}` unfollow | `user_by_name` ×2 (scripts), `unfollow` (`ZREM`) | 3 (+1) |
+//! | `POST /fllws/{user}` follow | `user_by_name` ×2 (scripts), `follow` (script) | 3 (+1) |
+//! | `POST /fllws/{user}` unfollow | `user_by_name` ×2 (scripts), `unfollow` (script) | 3 (+1) |
 //! | `GET /msgs` | `timeline` (script) | 1 (+1) |
 //! | `GET /msgs/{user}` | `user_by_name` (script), `timeline` (script) | 2 (+1) |
 //! | `GET /fllws/{user}` | `user_by_name` (script), `followees` (script) | 2 (+1) |
@@ -123,9 +130,12 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
+//! | `N:layout` | string | the layout version |
 //! | `N:next_user_id` | string | user id counter |
 //! | `N:user_ids` | hash | username → user id |
-//! | `N:user:{id}` | hash | `name`, `email`, `pw_hash` |
+//! | `N:users` | sorted set | every user id, score = id |
+//! | `N:user:{id}` | hash | `name`, `email`, `pw_hash`, `sessions` |
+//! | `N:count:users`, `N:count:follows`, `N:count:messages` | string | the counts |
 //! | `N:follows:{id}` | sorted set | followee ids, score = followee id |
 //! | `N:next_message_id` | string | message id counter |
 //! | `N:message:{id}` | hash | `author`, `text`, `pub_date` |
@@ -134,102 +144,66 @@
 //! | `N:latest` | string | the simulator's `latest` |
 //! | `N:secrets` | hash | secret name → bytes |
 //! | `N:write:{token}` | string | id made by a `create_user` or `post` call, for 10 min |
+//! | `N:lease:{name}` | string | the holder of a lease, until it expires |
 //!
 //! The [`layout`] module explains each choice. The scripts derive key names
 //! from the namespace, so the store needs a standalone Redis (with replicas
 //! if wanted), not Redis Cluster.
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use minitwit_core::{
-    Email, Message, MessageId, MessageText, NewUser, PageRequest, PasswordHash, Store, StoreError,
-    StoredUser, Timeline, Timestamp, User, UserId, Username,
+    Counts, Message, MessageId, MessageText, NewUser, PageRequest, Record, RecordStream, Store,
+    StoreError, StoredUser, Timeline, Timestamp, User, UserId,
 };
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue, RedisError, RedisResult, ScriptInvocation, ServerErrorKind};
+use redis::ScriptInvocation;
 
 pub mod config;
+mod connection;
+mod decode;
+mod error;
+mod export;
 pub mod layout;
-pub mod scripts;
+mod open;
+mod scripts;
 #[cfg(feature = "test-server")]
 pub mod test_server;
+mod timeline;
 
 pub use config::RedisConfig;
+pub use error::RedisStoreError;
 
-use layout::{FIELD_EMAIL, FIELD_NAME, FIELD_PW_HASH, Layout};
+use connection::{Connection, Resend};
+use decode::{corrupt, decode_generation, decode_stored_user, encode_generation, parse_id};
+use layout::{FIELD_EMAIL, FIELD_NAME, FIELD_PW_HASH, FIELD_SESSIONS, Layout};
 use scripts::Scripts;
-
-/// Pages are capped at this many messages (and followee lists at this many
-/// users): far beyond any page anybody asks for, and small enough that Redis
-/// takes the number as an integer.
-const MAX_LIMIT: usize = 1 << 31;
-
-/// Why [`RedisStore::connect`] failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RedisStoreError {
-    /// The URL is not a Redis URL.
-    #[error("invalid Redis URL {url}: {source}")]
-    InvalidUrl {
-        /// The URL, password redacted.
-        url: String,
-        /// What the Redis client objected to.
-        #[source]
-        source: RedisError,
-    },
-    /// The namespace contains something other than ASCII letters, digits,
-    /// `-`, `_` and `.`, or is empty or too long.
-    #[error("invalid Redis namespace {0:?}: use 1 to 64 ASCII letters, digits, '-', '_' or '.'")]
-    InvalidNamespace(String),
-    /// A timeout of zero, or a response timeout above
-    /// [`config::MAX_RESPONSE_TIMEOUT`].
-    #[error(
-        "the Redis connect and response timeouts must be above zero, and the response timeout at most {:?}",
-        config::MAX_RESPONSE_TIMEOUT
-    )]
-    InvalidTimeout,
-    /// The server did not answer, refused the connection or the handshake
-    /// (wrong password, no such database), or did not accept the scripts.
-    #[error("cannot connect to Redis at {url}: {source}")]
-    Connect {
-        /// The URL, password redacted.
-        url: String,
-        /// What went wrong.
-        #[source]
-        source: RedisError,
-    },
-}
-
-/// A store call that ran out of time.
-#[derive(Debug, thiserror::Error)]
-#[error("Redis did not answer within {0:?}")]
-struct DeadlineExceeded(Duration);
 
 /// A [`Store`] on Redis, shared by every server instance that connects to the
 /// same server and namespace. Cheap to clone: clones share one connection.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Connection,
     layout: Layout,
     scripts: Arc<Scripts>,
-    deadline: Duration,
+    created: bool,
 }
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("namespace", &self.layout.namespace())
-            .field("deadline", &self.deadline)
+            .field("deadline", &self.conn.deadline())
             .finish_non_exhaustive()
     }
 }
 
 impl RedisStore {
-    /// Connects to Redis and loads the scripts.
+    /// Connects to Redis, loads the scripts, and brings the namespace to
+    /// this version's layout (counting a namespace written by an earlier
+    /// version once).
     ///
     /// Fails rather than starting without a reachable server, so a
     /// misconfigured instance does not start; once connected, the store
@@ -239,50 +213,17 @@ impl RedisStore {
     /// [`RedisStoreError`]: an invalid configuration, or a server that cannot
     /// be reached or does not accept the handshake or the scripts.
     pub async fn connect(config: RedisConfig) -> Result<Self, RedisStoreError> {
-        config.validate()?;
-        let url = config.redacted_url();
-        let client = redis::Client::open(config.url.as_str()).map_err(|source| {
-            RedisStoreError::InvalidUrl {
-                url: url.clone(),
-                source,
-            }
-        })?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.response_timeout))
-            .set_number_of_retries(config.reconnect_retries)
-            .set_min_delay(config.reconnect_delay)
-            .set_max_delay(config.response_timeout);
-        let connect_error = |source| RedisStoreError::Connect {
-            url: url.clone(),
-            source,
-        };
-        let mut conn = ConnectionManager::new_with_config(client, manager_config)
-            .await
-            .map_err(connect_error)?;
-
-        let scripts = Scripts::new();
-        let mut load = redis::pipe();
-        for source in scripts.sources() {
-            load.cmd("SCRIPT").arg("LOAD").arg(source);
-        }
-        let loaded: Result<RedisResult<Vec<String>>, _> =
-            tokio::time::timeout(config.response_timeout, load.query_async(&mut conn)).await;
-        match loaded {
-            Ok(Ok(_)) => {}
-            Ok(Err(source)) => return Err(connect_error(source)),
-            Err(_) => {
-                return Err(connect_error(RedisError::from(std::io::Error::from(
-                    std::io::ErrorKind::TimedOut,
-                ))));
-            }
-        }
-        tracing::info!(url, namespace = config.namespace, "connected to Redis");
+        let connected = open::connect(&config).await?;
+        tracing::debug!(
+            url = config.redacted_url(),
+            namespace = config.namespace,
+            "connected to Redis"
+        );
         Ok(Self {
-            conn,
-            layout: Layout::new(&config.namespace),
-            scripts: Arc::new(scripts),
-            deadline: config.response_timeout,
+            conn: connected.conn,
+            layout: connected.layout,
+            scripts: connected.scripts,
+            created: connected.created,
         })
     }
 
@@ -291,53 +232,9 @@ impl RedisStore {
         self.layout.namespace()
     }
 
-    /// Runs a script: one `EVALSHA` (plus a load on `NOSCRIPT`), sent once
-    /// more when the connection fails (see the crate docs).
-    async fn eval<T: FromRedisValue>(
-        &self,
-        op: &'static str,
-        invocation: &ScriptInvocation<'_>,
-    ) -> Result<T, StoreError> {
-        let mut conn = self.conn.clone();
-        let call = async {
-            match invocation.invoke_async(&mut conn).await {
-                Err(err) if worth_resending(&err) => {
-                    tracing::debug!(op, error = %err, "sending again after a connection failure");
-                    invocation.invoke_async(&mut conn).await
-                }
-                other => other,
-            }
-        };
-        self.within_deadline(op, call).await
-    }
-
-    /// Sends one command, once more when the connection fails.
-    async fn query<T: FromRedisValue>(&self, op: &'static str, cmd: &Cmd) -> Result<T, StoreError> {
-        let mut conn = self.conn.clone();
-        let call = async {
-            match cmd.query_async(&mut conn).await {
-                Err(err) if worth_resending(&err) => {
-                    tracing::debug!(op, error = %err, "sending again after a connection failure");
-                    cmd.query_async(&mut conn).await
-                }
-                other => other,
-            }
-        };
-        self.within_deadline(op, call).await
-    }
-
-    async fn within_deadline<T>(
-        &self,
-        op: &'static str,
-        call: impl Future<Output = RedisResult<T>>,
-    ) -> Result<T, StoreError> {
-        let err = match tokio::time::timeout(self.deadline, call).await {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(err)) => store_error(err),
-            Err(_) => StoreError::unavailable(DeadlineExceeded(self.deadline)),
-        };
-        tracing::warn!(op, error = %err, "Redis store call failed");
-        Err(err)
+    /// Whether the namespace held nothing when this store connected.
+    pub fn was_created(&self) -> bool {
+        self.created
     }
 
     /// [`Store::create_user`] with a given write token instead of a fresh
@@ -354,8 +251,12 @@ impl RedisStore {
             .arg(new_user.username.as_str())
             .arg(new_user.email.as_str())
             .arg(new_user.password_hash.as_phc())
-            .arg(token);
-        let id: Option<u64> = self.eval("create_user", &invocation).await?;
+            .arg(token)
+            .arg(encode_generation(new_user.session_generation));
+        let id: Option<u64> = self
+            .conn
+            .eval("create_user", &invocation, Resend::Safe)
+            .await?;
         let id = id.ok_or(StoreError::UsernameTaken)?;
         Ok(User {
             id: UserId(id),
@@ -381,7 +282,7 @@ impl RedisStore {
             .arg(text.as_str())
             .arg(pub_date)
             .arg(token);
-        let id: u64 = self.eval("post", &invocation).await?;
+        let id: u64 = self.conn.eval("post", &invocation, Resend::Safe).await?;
         Ok(MessageId(id))
     }
 
@@ -391,117 +292,26 @@ impl RedisStore {
         invocation.arg(self.layout.namespace());
         invocation
     }
-}
 
-/// Whether a call that failed with `err` is sent once more: its connection
-/// was refused, reset, aborted or closed (before or after the command was
-/// sent), which the manager answers by opening a new one. Not a timeout: a
-/// call that timed out has used its time.
-fn worth_resending(err: &RedisError) -> bool {
-    err.is_connection_dropped() && !err.is_timeout()
+    /// Runs the follow or unfollow script; whether it changed anything.
+    async fn change_follow(
+        &self,
+        op: &'static str,
+        script: &redis::Script,
+        follower: UserId,
+        followee: UserId,
+    ) -> Result<bool, StoreError> {
+        let mut invocation = self.invoke(script);
+        invocation.arg(follower.0).arg(followee.0);
+        let changed: u64 = self.conn.eval(op, &invocation, Resend::Safe).await?;
+        Ok(changed > 0)
+    }
 }
 
 /// A fresh write token: 128 random bits as 32 hex digits, so two calls never
 /// share one.
 fn write_token() -> String {
     format!("{:032x}", rand::random::<u128>())
-}
-
-/// Sorts a Redis failure into the store's error classes.
-fn store_error(err: RedisError) -> StoreError {
-    if err.is_io_error() || err.is_connection_dropped() || err.is_timeout() {
-        return StoreError::unavailable(err);
-    }
-    match err.kind() {
-        redis::ErrorKind::Server(
-            ServerErrorKind::BusyLoading
-            | ServerErrorKind::TryAgain
-            | ServerErrorKind::MasterDown
-            | ServerErrorKind::ClusterDown
-            | ServerErrorKind::ReadOnly,
-        ) => StoreError::unavailable(err),
-        _ if err.code() == Some("BUSY") => StoreError::unavailable(err),
-        redis::ErrorKind::UnexpectedReturnType => StoreError::Corrupt(err.to_string()),
-        _ => StoreError::backend(err),
-    }
-}
-
-fn corrupt(what: impl fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
-}
-
-fn parse_id(raw: &str, what: &str) -> Result<u64, StoreError> {
-    raw.parse()
-        .map_err(|_| corrupt(format_args!("{what} {raw:?} is not an id")))
-}
-
-fn required(value: Option<String>, what: &str, id: u64) -> Result<String, StoreError> {
-    value.ok_or_else(|| corrupt(format_args!("{what} of {id} is missing")))
-}
-
-/// A user from its stored name and e-mail address.
-fn decode_user(id: u64, name: Option<String>, email: Option<String>) -> Result<User, StoreError> {
-    let username = Username::parse(&required(name, "the name of user", id)?)
-        .map_err(|err| corrupt(format_args!("user {id}: {err}")))?;
-    let email = Email::parse(&required(email, "the email of user", id)?)
-        .map_err(|err| corrupt(format_args!("user {id}: {err}")))?;
-    Ok(User {
-        id: UserId(id),
-        username,
-        email,
-    })
-}
-
-/// `[name, email, pw_hash]` of `N:user:{id}`; all missing means no user.
-fn decode_stored_user(
-    id: u64,
-    fields: Vec<Option<String>>,
-) -> Result<Option<StoredUser>, StoreError> {
-    if fields.iter().all(Option::is_none) {
-        return Ok(None);
-    }
-    let mut fields = fields.into_iter();
-    let user = decode_user(id, fields.next().flatten(), fields.next().flatten())?;
-    let password_hash = required(fields.next().flatten(), "the password hash of user", id)?;
-    Ok(Some(StoredUser {
-        user,
-        password_hash: PasswordHash::from_phc(password_hash),
-    }))
-}
-
-/// One rendered message of the timeline scripts.
-type MessageRow = (
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-fn decode_message(row: MessageRow) -> Result<Message, StoreError> {
-    let (id, author, text, pub_date, name, email) = row;
-    let id = parse_id(&id, "message")?;
-    let author = parse_id(&required(author, "the author of message", id)?, "author")?;
-    let text = MessageText::parse(&required(text, "the text of message", id)?)
-        .map_err(|err| corrupt(format_args!("message {id}: {err}")))?;
-    let pub_date: Timestamp = required(pub_date, "the date of message", id)?
-        .parse()
-        .map_err(|_| corrupt(format_args!("message {id} has a malformed date")))?;
-    if name.is_none() && email.is_none() {
-        return Err(corrupt(format_args!("message {id} has no author")));
-    }
-    Ok(Message {
-        id: MessageId(id),
-        author: decode_user(author, name, email)?,
-        text,
-        pub_date,
-    })
-}
-
-/// A page size as Redis takes it.
-fn limit_arg(limit: usize) -> usize {
-    limit.min(MAX_LIMIT)
 }
 
 #[async_trait]
@@ -514,7 +324,10 @@ impl Store for RedisStore {
     async fn user_by_name(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {
         let mut invocation = self.invoke(&self.scripts.user_by_name);
         invocation.arg(username);
-        let row: Option<Vec<Option<String>>> = self.eval("user_by_name", &invocation).await?;
+        let row: Option<Vec<Option<String>>> = self
+            .conn
+            .eval("user_by_name", &invocation, Resend::Safe)
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -537,52 +350,41 @@ impl Store for RedisStore {
         cmd.arg(self.layout.user(id))
             .arg(FIELD_NAME)
             .arg(FIELD_EMAIL)
-            .arg(FIELD_PW_HASH);
-        let fields: Vec<Option<String>> = self.query("user_by_id", &cmd).await?;
+            .arg(FIELD_PW_HASH)
+            .arg(FIELD_SESSIONS);
+        let fields: Vec<Option<String>> = self.conn.query("user_by_id", &cmd).await?;
         decode_stored_user(id.0, fields)
     }
 
+    async fn end_sessions(&self, user: UserId) -> Result<u64, StoreError> {
+        let mut invocation = self.invoke(&self.scripts.end_sessions);
+        invocation.arg(user.0);
+        let generation: Option<String> = self
+            .conn
+            .eval("end_sessions", &invocation, Resend::Safe)
+            .await?;
+        generation.map_or(Ok(0), |raw| decode_generation(&raw, user.0))
+    }
+
     async fn follow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError> {
-        let mut cmd = redis::cmd("ZADD");
-        cmd.arg(self.layout.follows(follower))
-            .arg("NX")
-            .arg(followee.0)
-            .arg(followee.0);
-        let added: u64 = self.query("follow", &cmd).await?;
-        Ok(added > 0)
+        self.change_follow("follow", &self.scripts.follow, follower, followee)
+            .await
     }
 
     async fn unfollow(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError> {
-        let mut cmd = redis::cmd("ZREM");
-        cmd.arg(self.layout.follows(follower)).arg(followee.0);
-        let removed: u64 = self.query("unfollow", &cmd).await?;
-        Ok(removed > 0)
+        self.change_follow("unfollow", &self.scripts.unfollow, follower, followee)
+            .await
     }
 
     async fn is_following(&self, follower: UserId, followee: UserId) -> Result<bool, StoreError> {
         let mut cmd = redis::cmd("ZSCORE");
         cmd.arg(self.layout.follows(follower)).arg(followee.0);
-        let score: Option<String> = self.query("is_following", &cmd).await?;
+        let score: Option<String> = self.conn.query("is_following", &cmd).await?;
         Ok(score.is_some())
     }
 
     async fn followees(&self, follower: UserId, limit: usize) -> Result<Vec<User>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut invocation = self.invoke(&self.scripts.followees);
-        invocation.arg(follower.0).arg(limit_arg(limit) - 1);
-        let rows: Vec<(String, Option<String>, Option<String>)> =
-            self.eval("followees", &invocation).await?;
-        rows.into_iter()
-            .map(|(id, name, email)| {
-                let id = parse_id(&id, "followee")?;
-                if name.is_none() && email.is_none() {
-                    return Err(corrupt(format_args!("unknown followee {id}")));
-                }
-                decode_user(id, name, email)
-            })
-            .collect()
+        self.read_followees(follower, limit).await
     }
 
     async fn post(
@@ -600,34 +402,19 @@ impl Store for RedisStore {
         timeline: Timeline,
         page: PageRequest,
     ) -> Result<Vec<Message>, StoreError> {
-        if page.limit == 0 {
-            return Ok(Vec::new());
-        }
-        let max = match page.before {
-            Some(before) => format!("({}", before.0),
-            None => "+inf".to_owned(),
-        };
-        let (script, user) = match timeline {
-            Timeline::Public => (&self.scripts.timeline, String::new()),
-            Timeline::User(user) => (&self.scripts.timeline, user.0.to_string()),
-            Timeline::Home(user) => (&self.scripts.home_timeline, user.0.to_string()),
-        };
-        let mut invocation = self.invoke(script);
-        invocation.arg(user).arg(max).arg(limit_arg(page.limit));
-        let rows: Vec<MessageRow> = self.eval("timeline", &invocation).await?;
-        rows.into_iter().map(decode_message).collect()
+        self.read_timeline(timeline, page).await
     }
 
     async fn set_latest(&self, latest: i64) -> Result<(), StoreError> {
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.layout.latest()).arg(latest);
-        self.query::<()>("set_latest", &cmd).await
+        self.conn.query::<()>("set_latest", &cmd).await
     }
 
     async fn latest(&self) -> Result<Option<i64>, StoreError> {
         let mut cmd = redis::cmd("GET");
         cmd.arg(self.layout.latest());
-        self.query("latest", &cmd).await
+        self.conn.query("latest", &cmd).await
     }
 
     async fn get_or_init_secret(
@@ -637,7 +424,53 @@ impl Store for RedisStore {
     ) -> Result<Vec<u8>, StoreError> {
         let mut invocation = self.invoke(&self.scripts.secret);
         invocation.arg(name).arg(candidate);
-        self.eval("get_or_init_secret", &invocation).await
+        self.conn
+            .eval("get_or_init_secret", &invocation, Resend::Safe)
+            .await
+    }
+
+    async fn counts(&self) -> Result<Counts, StoreError> {
+        let mut cmd = redis::cmd("MGET");
+        cmd.arg(&self.layout.counts()[..]);
+        let [users, follows, messages]: [Option<u64>; 3] = self.conn.query("counts", &cmd).await?;
+        Ok(Counts {
+            users: users.unwrap_or(0),
+            follows: follows.unwrap_or(0),
+            messages: messages.unwrap_or(0),
+        })
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        let pong: String = self.conn.query("health", &redis::cmd("PING")).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(corrupt(format_args!("PING answered {pong:?}")))
+        }
+    }
+
+    fn export(&self) -> RecordStream {
+        export::export(self.conn.clone(), self.layout.clone())
+    }
+
+    async fn import(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        export::import(&self.conn, &self.layout, &self.scripts, records).await
+    }
+
+    async fn clear(&self) -> Result<(), StoreError> {
+        export::clear(&self.conn, &self.layout).await
+    }
+
+    async fn acquire_lease(&self, name: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut cmd = redis::cmd("SET");
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        cmd.arg(self.layout.lease(name))
+            .arg(write_token())
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms);
+        let taken: Option<String> = self.conn.query("acquire_lease", &cmd).await?;
+        Ok(taken.is_some())
     }
 }
 
@@ -646,88 +479,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refused_and_dropped_connections_are_unavailable() {
-        for kind in [
-            std::io::ErrorKind::ConnectionRefused,
-            std::io::ErrorKind::BrokenPipe,
-            std::io::ErrorKind::TimedOut,
-        ] {
-            let err = store_error(RedisError::from(std::io::Error::from(kind)));
-            assert!(
-                matches!(err, StoreError::Unavailable(_)),
-                "{kind:?}: {err:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn broken_connections_are_sent_again_and_timeouts_are_not() {
-        for kind in [
-            std::io::ErrorKind::ConnectionRefused,
-            std::io::ErrorKind::ConnectionReset,
-            std::io::ErrorKind::ConnectionAborted,
-            std::io::ErrorKind::BrokenPipe,
-            std::io::ErrorKind::UnexpectedEof,
-        ] {
-            let err = RedisError::from(std::io::Error::from(kind));
-            assert!(worth_resending(&err), "{kind:?} is not sent again");
-        }
-        let timeout = RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
-        assert!(!worth_resending(&timeout));
-        let server = RedisError::from((redis::ErrorKind::Client, "no"));
-        assert!(!worth_resending(&server));
-    }
-
-    #[test]
     fn write_tokens_are_128_bit_hex_and_differ() {
         let (first, second) = (write_token(), write_token());
         assert_eq!(first.len(), 32);
         assert!(first.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_ne!(first, second);
-    }
-
-    #[test]
-    fn messages_without_authors_are_corrupt() {
-        let row: MessageRow = (
-            "5".into(),
-            Some("1".into()),
-            Some("hello".into()),
-            Some("1700000000".into()),
-            None,
-            None,
-        );
-        assert!(matches!(decode_message(row), Err(StoreError::Corrupt(_))));
-    }
-
-    #[test]
-    fn stored_messages_decode() -> Result<(), StoreError> {
-        let row: MessageRow = (
-            "5".into(),
-            Some("1".into()),
-            Some("hello".into()),
-            Some("1700000000".into()),
-            Some("Ada Lovelace".into()),
-            Some("ada@example.org".into()),
-        );
-        let message = decode_message(row)?;
-        assert_eq!(message.id, MessageId(5));
-        assert_eq!(message.author.id, UserId(1));
-        assert_eq!(message.author.username.as_str(), "Ada Lovelace");
-        assert_eq!(message.text.as_str(), "hello");
-        assert_eq!(message.pub_date, 1_700_000_000);
-        Ok(())
-    }
-
-    #[test]
-    fn missing_users_are_none_and_partial_ones_corrupt() {
-        assert!(matches!(
-            decode_stored_user(3, vec![None, None, None]),
-            Ok(None)
-        ));
-        let partial = vec![Some("x".into()), None, None];
-        assert!(matches!(
-            decode_stored_user(3, partial),
-            Err(StoreError::Corrupt(_))
-        ));
     }
 }

@@ -32,28 +32,62 @@ use redis::Script;
 
 use crate::layout::lua_prelude;
 
-/// `ARGV`: namespace, username, email, password hash, write token. Returns
-/// the new user id, or `false` when the name is taken. A second run with
-/// the same token returns the id the first run created (see
-/// [`layout`](crate::layout), `N:write:{token}`) and writes nothing.
+/// `ARGV`: namespace, username, email, password hash, write token, session
+/// generation. Returns the new user id, or `false` when the name is taken.
+/// A second run with the same token returns the id the first run created
+/// (see [`layout`](crate::layout), `N:write:{token}`) and writes nothing.
 const CREATE_USER: &str = r"
 local done = redis.call('GET', write_key(ARGV[5]))
 if done then return done end
 if redis.call('HEXISTS', K_USER_IDS, ARGV[2]) == 1 then return false end
 local id = id_string(redis.call('INCR', K_NEXT_USER_ID))
-redis.call('HSET', user_key(id), F_NAME, ARGV[2], F_EMAIL, ARGV[3], F_PW_HASH, ARGV[4])
+redis.call('HSET', user_key(id), F_NAME, ARGV[2], F_EMAIL, ARGV[3], F_PW_HASH, ARGV[4],
+  F_SESSIONS, ARGV[6])
 redis.call('HSET', K_USER_IDS, ARGV[2], id)
+redis.call('ZADD', K_USERS, id, id)
+redis.call('INCR', K_COUNT_USERS)
 redis.call('SET', write_key(ARGV[5]), id, 'EX', WRITE_TOKEN_TTL)
 return id
 ";
 
-/// `ARGV`: namespace, username. Returns `{id, name, email, pw_hash}`, or
-/// `false` when nobody has that name.
+/// `ARGV`: namespace, username. Returns `{id, name, email, pw_hash,
+/// sessions}`, or `false` when nobody has that name.
 const USER_BY_NAME: &str = r"
 local id = redis.call('HGET', K_USER_IDS, ARGV[2])
 if not id then return false end
-local u = redis.call('HMGET', user_key(id), F_NAME, F_EMAIL, F_PW_HASH)
-return {id, u[1], u[2], u[3]}
+local u = redis.call('HMGET', user_key(id), F_NAME, F_EMAIL, F_PW_HASH, F_SESSIONS)
+return {id, u[1], u[2], u[3], u[4]}
+";
+
+/// `ARGV`: namespace, user id. Moves the user's session generation on by
+/// one (wrapping, as a signed 64-bit integer) and returns it, or `false`
+/// when there is no such user.
+const END_SESSIONS: &str = r"
+local key = user_key(ARGV[2])
+if redis.call('EXISTS', key) == 0 then return false end
+if redis.call('HGET', key, F_SESSIONS) == '9223372036854775807' then
+  redis.call('HSET', key, F_SESSIONS, '-9223372036854775808')
+  return '-9223372036854775808'
+end
+redis.call('HINCRBY', key, F_SESSIONS, 1)
+-- Read back as a string: Lua numbers are doubles, exact only up to 2^53.
+return redis.call('HGET', key, F_SESSIONS)
+";
+
+/// `ARGV`: namespace, follower id, followee id. Returns 1 when the follow
+/// is new, 0 when it was there.
+const FOLLOW: &str = r"
+local added = redis.call('ZADD', follows_key(ARGV[2]), 'NX', ARGV[3], ARGV[3])
+if added == 1 then redis.call('INCR', K_COUNT_FOLLOWS) end
+return added
+";
+
+/// `ARGV`: namespace, follower id, followee id. Returns 1 when a follow was
+/// removed, 0 when there was none.
+const UNFOLLOW: &str = r"
+local removed = redis.call('ZREM', follows_key(ARGV[2]), ARGV[3])
+if removed == 1 then redis.call('DECR', K_COUNT_FOLLOWS) end
+return removed
 ";
 
 /// `ARGV`: namespace, follower id, index of the last followee to return
@@ -77,6 +111,7 @@ local id = id_string(redis.call('INCR', K_NEXT_MESSAGE_ID))
 redis.call('HSET', message_key(id), F_AUTHOR, ARGV[2], F_TEXT, ARGV[3], F_PUB_DATE, ARGV[4])
 redis.call('ZADD', K_PUBLIC_TIMELINE, id, id)
 redis.call('ZADD', user_timeline_key(ARGV[2]), id, id)
+redis.call('INCR', K_COUNT_MESSAGES)
 redis.call('SET', write_key(ARGV[5]), id, 'EX', WRITE_TOKEN_TTL)
 return id
 ";
@@ -143,6 +178,90 @@ redis.call('HSETNX', K_SECRETS, ARGV[2], ARGV[3])
 return redis.call('HGET', K_SECRETS, ARGV[2])
 ";
 
+/// `ARGV`: namespace. Brings a namespace to the current layout: one written
+/// by a version that kept no counts and no `N:users` gets them, counted
+/// from the data in this one atomic run (so counts that writers of this
+/// version changed meanwhile are overwritten with exact ones). Returns the
+/// layout found before (`false` for none).
+const MIGRATE: &str = r"
+local found = redis.call('GET', K_LAYOUT)
+if found == LAYOUT then return found end
+local users, follows = 0, 0
+local names = redis.call('HGETALL', K_USER_IDS)
+for i = 2, #names, 2 do
+  local id = names[i]
+  redis.call('ZADD', K_USERS, id, id)
+  users = users + 1
+  follows = follows + redis.call('ZCARD', follows_key(id))
+  if redis.call('HEXISTS', user_key(id), F_SESSIONS) == 0 then
+    redis.call('HSET', user_key(id), F_SESSIONS, '0')
+  end
+end
+redis.call('SET', K_COUNT_USERS, users)
+redis.call('SET', K_COUNT_FOLLOWS, follows)
+redis.call('SET', K_COUNT_MESSAGES, redis.call('ZCARD', K_PUBLIC_TIMELINE))
+redis.call('SET', K_LAYOUT, LAYOUT)
+return found
+";
+
+/// `ARGV`: namespace, then records, each a kind and its fields:
+/// `u id name email pw_hash sessions`, `f follower followee`,
+/// `m id author text pub_date`, `l latest`, `s name value`. Checks first
+/// that no user (by id or name) and no message exists already, then writes
+/// them all, counts them, and raises the id counters above them. Returns
+/// 'OK', or an error reply starting with `CONFLICT`.
+const IMPORT: &str = r"
+local width = {u = 6, f = 3, m = 5, l = 2, s = 3}
+local i = 2
+while i <= #ARGV do
+  local kind = ARGV[i]
+  if kind == 'u' then
+    if redis.call('EXISTS', user_key(ARGV[i + 1])) == 1
+      or redis.call('HEXISTS', K_USER_IDS, ARGV[i + 2]) == 1 then
+      return redis.error_reply('CONFLICT user ' .. ARGV[i + 1])
+    end
+  elseif kind == 'm' then
+    if redis.call('EXISTS', message_key(ARGV[i + 1])) == 1 then
+      return redis.error_reply('CONFLICT message ' .. ARGV[i + 1])
+    end
+  elseif not width[kind] then
+    return redis.error_reply('ERR unknown record kind ' .. tostring(kind))
+  end
+  i = i + width[kind]
+end
+i = 2
+while i <= #ARGV do
+  local kind = ARGV[i]
+  if kind == 'u' then
+    local id = ARGV[i + 1]
+    redis.call('HSET', user_key(id), F_NAME, ARGV[i + 2], F_EMAIL, ARGV[i + 3],
+      F_PW_HASH, ARGV[i + 4], F_SESSIONS, ARGV[i + 5])
+    redis.call('HSET', K_USER_IDS, ARGV[i + 2], id)
+    redis.call('ZADD', K_USERS, id, id)
+    redis.call('INCR', K_COUNT_USERS)
+    raise_counter(K_NEXT_USER_ID, id)
+  elseif kind == 'f' then
+    if redis.call('ZADD', follows_key(ARGV[i + 1]), 'NX', ARGV[i + 2], ARGV[i + 2]) == 1 then
+      redis.call('INCR', K_COUNT_FOLLOWS)
+    end
+  elseif kind == 'm' then
+    local id, author = ARGV[i + 1], ARGV[i + 2]
+    redis.call('HSET', message_key(id), F_AUTHOR, author, F_TEXT, ARGV[i + 3],
+      F_PUB_DATE, ARGV[i + 4])
+    redis.call('ZADD', K_PUBLIC_TIMELINE, id, id)
+    redis.call('ZADD', user_timeline_key(author), id, id)
+    redis.call('INCR', K_COUNT_MESSAGES)
+    raise_counter(K_NEXT_MESSAGE_ID, id)
+  elseif kind == 'l' then
+    redis.call('SET', K_LATEST, ARGV[i + 1])
+  else
+    redis.call('HSET', K_SECRETS, ARGV[i + 1], ARGV[i + 2])
+  end
+  i = i + width[kind]
+end
+return 'OK'
+";
+
 /// Every script, compiled once per store.
 #[derive(Debug)]
 pub(crate) struct Scripts {
@@ -160,6 +279,16 @@ pub(crate) struct Scripts {
     pub(crate) home_timeline: Script,
     /// See [`SECRET`].
     pub(crate) secret: Script,
+    /// See [`END_SESSIONS`].
+    pub(crate) end_sessions: Script,
+    /// See [`FOLLOW`].
+    pub(crate) follow: Script,
+    /// See [`UNFOLLOW`].
+    pub(crate) unfollow: Script,
+    /// See [`MIGRATE`].
+    pub(crate) migrate: Script,
+    /// See [`IMPORT`].
+    pub(crate) import: Script,
     /// The full source of every script, to load them all at connect time.
     sources: Vec<String>,
 }
@@ -182,6 +311,11 @@ impl Scripts {
         let timeline = script(&[RENDER, TIMELINE]);
         let home_timeline = script(&[RENDER, HOME_TIMELINE]);
         let secret = script(&[SECRET]);
+        let end_sessions = script(&[END_SESSIONS]);
+        let follow = script(&[FOLLOW]);
+        let unfollow = script(&[UNFOLLOW]);
+        let migrate = script(&[MIGRATE]);
+        let import = script(&[IMPORT]);
         Self {
             create_user,
             user_by_name,
@@ -190,6 +324,11 @@ impl Scripts {
             timeline,
             home_timeline,
             secret,
+            end_sessions,
+            follow,
+            unfollow,
+            migrate,
+            import,
             sources,
         }
     }

@@ -253,3 +253,63 @@ async fn a_registration_sent_twice_with_one_write_token_creates_one_user() {
     let grace = register(&store, "Grace").await;
     assert_eq!(grace.id.0, first.id.0 + 1);
 }
+
+#[tokio::test]
+async fn a_namespace_of_the_first_layout_is_counted_once_on_connect() {
+    let config = support::test_config();
+    let ns = config.namespace.clone();
+    let mut raw = raw_connection().await;
+    // What the first layout wrote for two users, a follow and a message:
+    // no counts, no `N:users`, no session generations.
+    let mut old = redis::pipe();
+    old.cmd("SET").arg(format!("{ns}:next_user_id")).arg(2);
+    for (id, name) in [(1, "Ada"), (2, "Grace")] {
+        old.cmd("HSET")
+            .arg(format!("{ns}:user:{id}"))
+            .arg("name")
+            .arg(name)
+            .arg("email")
+            .arg("a@b")
+            .arg("pw_hash")
+            .arg("$argon2id$old");
+        old.cmd("HSET")
+            .arg(format!("{ns}:user_ids"))
+            .arg(name)
+            .arg(id);
+    }
+    old.cmd("ZADD").arg(format!("{ns}:follows:1")).arg(2).arg(2);
+    old.cmd("SET").arg(format!("{ns}:next_message_id")).arg(1);
+    old.cmd("HSET")
+        .arg(format!("{ns}:message:1"))
+        .arg("author")
+        .arg(2)
+        .arg("text")
+        .arg("hi")
+        .arg("pub_date")
+        .arg(5);
+    old.cmd("ZADD")
+        .arg(format!("{ns}:timeline:public"))
+        .arg(1)
+        .arg(1);
+    old.cmd("ZADD")
+        .arg(format!("{ns}:timeline:user:2"))
+        .arg(1)
+        .arg(1);
+    let () = old.query_async(&mut raw).await.unwrap();
+
+    let store = support::connect(config.clone()).await;
+    assert!(!store.was_created());
+    let counts = store.counts().await.unwrap();
+    assert_eq!((counts.users, counts.follows, counts.messages), (2, 1, 1));
+    let ada = store.user_by_name("Ada").await.unwrap().unwrap();
+    assert_eq!(ada.session_generation, 0);
+    let exported: Vec<minitwit_core::Record> = futures::TryStreamExt::try_collect(store.export())
+        .await
+        .unwrap();
+    assert_eq!(exported.len(), 4, "{exported:?}");
+    // Later writes count on top; a second connect counts nothing again.
+    let carl = register(&store, "Carl").await;
+    assert_eq!(carl.id.0, 3);
+    let again = support::connect(config).await;
+    assert_eq!(again.counts().await.unwrap().users, 3);
+}

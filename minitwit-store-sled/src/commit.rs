@@ -329,7 +329,10 @@ mod tests {
             assert!(err.to_string().contains("disk on fire"), "{err}");
         }
         assert!(commit.barrier().await.is_err());
-        assert!(commit.health().is_err(), "a failed flush makes it unhealthy");
+        assert!(
+            commit.health().is_err(),
+            "a failed flush makes it unhealthy"
+        );
         fail.store(false, Ordering::SeqCst);
         commit.begin().written().await.unwrap();
         // A later successful flush covers the earlier writes too.

@@ -44,36 +44,43 @@ pub(crate) fn export(trees: Trees, horizon: u64) -> RecordStream {
         let failed = StoreError::backend(format!("cannot start the export thread: {err}"));
         return Box::pin(futures::stream::iter([Err(failed)]));
     }
-    Box::pin(futures::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
-    }))
+    Box::pin(futures::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
+    ))
 }
 
-/// A reader that went away: not an error, the export just stops.
-struct Gone;
-
-fn send(sender: &Sender, record: Record) -> Result<(), Gone> {
-    sender.blocking_send(Ok(record)).map_err(|_| Gone)
+/// Why an export stopped early.
+enum Stop {
+    /// The reader went away: not an error, the export just ends.
+    Gone,
+    /// The store failed; the reader is told.
+    Failed(StoreError),
 }
 
-fn produce(trees: &Trees, horizon: u64, sender: &Sender) -> Result<(), StoreError> {
-    match produce_until_gone(trees, horizon, sender)? {
-        Ok(()) | Err(Gone) => Ok(()),
+impl From<StoreError> for Stop {
+    fn from(err: StoreError) -> Self {
+        Self::Failed(err)
     }
 }
 
-fn produce_until_gone(
-    trees: &Trees,
-    horizon: u64,
-    sender: &Sender,
-) -> Result<Result<(), Gone>, StoreError> {
+fn send(sender: &Sender, record: Record) -> Result<(), Stop> {
+    sender.blocking_send(Ok(record)).map_err(|_| Stop::Gone)
+}
+
+fn produce(trees: &Trees, horizon: u64, sender: &Sender) -> Result<(), StoreError> {
+    match produce_records(trees, horizon, sender) {
+        Ok(()) | Err(Stop::Gone) => Ok(()),
+        Err(Stop::Failed(err)) => Err(err),
+    }
+}
+
+fn produce_records(trees: &Trees, horizon: u64, sender: &Sender) -> Result<(), Stop> {
     let below_horizon = (Bound::Unbounded, Bound::Excluded(id_key(horizon)));
     for entry in trees.users.range(below_horizon) {
         let (key, _) = entry.map_err(sled_error)?;
         if let Some(user) = trees.user(UserId(decode_id(&key)?))? {
-            if send(sender, Record::User(user)).is_err() {
-                return Ok(Err(Gone));
-            }
+            send(sender, Record::User(user))?;
         }
     }
     for key in trees.follows.iter().keys() {
@@ -83,25 +90,18 @@ fn produce_until_gone(
                 follower: UserId(follower),
                 followee: UserId(followee),
             };
-            if send(sender, record).is_err() {
-                return Ok(Err(Gone));
-            }
+            send(sender, record)?;
         }
     }
     for entry in trees.messages.range(below_horizon) {
         let (key, value) = entry.map_err(sled_error)?;
         let message = decode_message(MessageId(decode_id(&key)?), &value)?;
-        if message.author.0 < horizon
-            && trees.is_committed(message.author, message.id)?
-            && send(sender, Record::Message(message)).is_err()
-        {
-            return Ok(Err(Gone));
+        if message.author.0 < horizon && trees.is_committed(message.author, message.id)? {
+            send(sender, Record::Message(message))?;
         }
     }
     if let Some(latest) = trees.meta.get(layout::META_LATEST).map_err(sled_error)? {
-        if send(sender, Record::Latest(decode_latest(&latest)?)).is_err() {
-            return Ok(Err(Gone));
-        }
+        send(sender, Record::Latest(decode_latest(&latest)?))?;
     }
     for entry in trees.meta.scan_prefix(META_SECRET_PREFIX) {
         let (key, value) = entry.map_err(sled_error)?;
@@ -111,11 +111,9 @@ fn produce_until_gone(
             name: name.to_owned(),
             value: value.to_vec(),
         };
-        if send(sender, record).is_err() {
-            return Ok(Err(Gone));
-        }
+        send(sender, record)?;
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// What an imported batch added.

@@ -367,7 +367,11 @@ impl Store for SledStore {
         let inserted = self
             .trees
             .follows
-            .compare_and_swap(pair_key(follower.0, followee.0), None::<&[u8]>, Some(&[][..]))
+            .compare_and_swap(
+                pair_key(follower.0, followee.0),
+                None::<&[u8]>,
+                Some(&[][..]),
+            )
             .map_err(sled_error)?
             .is_ok();
         if inserted {

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use minitwit_core::{Counts, StoreError};
 
+use crate::SledConfig;
 use crate::decode::{decode_counts, decode_id};
 use crate::error::{SledStoreError, sled_error};
 use crate::layout::{self, FORMAT};
-use crate::SledConfig;
 
 /// The trees of one store (see the `layout` module). Cheap to clone.
 #[derive(Debug, Clone)]
@@ -237,12 +237,7 @@ pub(crate) fn next_id(db: &sled::Db, floor: u64) -> Result<u64, StoreError> {
 
 /// Refuses a store whose ids are ahead of the id generator: new rows would
 /// overwrite old ones.
-fn check_ids(
-    db: &sled::Db,
-    trees: &Trees,
-    floor: u64,
-    path: &Path,
-) -> Result<(), SledStoreError> {
+fn check_ids(db: &sled::Db, trees: &Trees, floor: u64, path: &Path) -> Result<(), SledStoreError> {
     let last = |tree: &sled::Tree| -> Result<u64, StoreError> {
         match tree.last().map_err(sled_error)? {
             Some((key, _)) => decode_id(&key),

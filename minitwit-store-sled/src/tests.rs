@@ -57,7 +57,10 @@ fn a_file_or_someone_elses_directory_is_refused() {
     let file = dir.path().join("notes.txt");
     std::fs::write(&file, "mine").unwrap();
     let err = SledStore::open(SledConfig::new(&file)).unwrap_err();
-    assert!(matches!(err, SledStoreError::NotADirectory { .. }), "{err:?}");
+    assert!(
+        matches!(err, SledStoreError::NotADirectory { .. }),
+        "{err:?}"
+    );
     let err = SledStore::open(SledConfig::new(dir.path())).unwrap_err();
     assert!(matches!(err, SledStoreError::NotAStore { .. }), "{err:?}");
     assert!(err.to_string().contains("holds no sled store"), "{err}");
@@ -79,7 +82,11 @@ fn a_new_directory_is_private_and_reported_as_created() {
     // An empty directory that exists is a new store too.
     let empty = parent.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    assert!(SledStore::open(SledConfig::new(&empty)).unwrap().was_created());
+    assert!(
+        SledStore::open(SledConfig::new(&empty))
+            .unwrap()
+            .was_created()
+    );
 }
 
 #[tokio::test]

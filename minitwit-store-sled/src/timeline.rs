@@ -6,8 +6,7 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::ops::Bound;
 
 use minitwit_core::{
-    Message, MessageId, MessageRecord, PageRequest, StoreError, StoredUser, Timeline, User,
-    UserId,
+    Message, MessageId, MessageRecord, PageRequest, StoreError, StoredUser, Timeline, User, UserId,
 };
 
 use crate::decode::{decode_id, decode_message, decode_pair_second, decode_user};
@@ -76,7 +75,11 @@ impl Trees {
         }
     }
 
-    pub(crate) fn followees(&self, follower: UserId, limit: usize) -> Result<Vec<User>, StoreError> {
+    pub(crate) fn followees(
+        &self,
+        follower: UserId,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
         self.follows
             .scan_prefix(id_key(follower.0))
             .keys()

@@ -99,6 +99,9 @@ pub(crate) const PAGE_SIZE: usize = 30;
 pub(crate) struct Site {
     pub(crate) service: MiniTwit,
     pub(crate) config: WebConfig,
+    /// The store's identity in hex, which sessions carry (see the
+    /// `session` module).
+    pub(crate) store_identity: String,
 }
 
 /// The HTML site as a stage to attach to a Rocket: mounts its routes and its
@@ -110,9 +113,13 @@ pub(crate) struct Site {
 /// prefix beside it.
 pub fn stage(service: MiniTwit, config: WebConfig) -> AdHoc {
     AdHoc::try_on_ignite("MiniTwit web site", move |rocket| async move {
-        let rocket = setup::prepare(rocket, &service).await?;
+        let (rocket, store_identity) = setup::prepare(rocket, &service).await?;
         Ok(rocket
-            .manage(Site { service, config })
+            .manage(Site {
+                service,
+                config,
+                store_identity,
+            })
             .mount("/", pages::routes())
             .mount("/", assets::routes())
             .mount("/", avatar::routes())

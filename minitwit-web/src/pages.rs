@@ -10,7 +10,7 @@ use rocket::{Catcher, FromForm, Request, Route, State, catch, catchers, get, pos
 use rocket_dyn_templates::Template;
 
 use crate::csrf::SameOrigin;
-use crate::session::{NotSignedOut, SignedIn, SignedOut, Viewer, sign_in, sign_out};
+use crate::session::{NotSignedOut, SignedIn, SignedOut, Viewer, forget_session, sign_in};
 use crate::views::{
     ErrorPage, Layout, LoginPage, Profile, RegisterPage, Relation, TimelineKind, TimelinePage,
     user_url,
@@ -370,11 +370,12 @@ async fn login(
         .authenticate(&form.username, &form.password)
         .await
     {
-        Ok(user) => {
+        Ok(signed_in) => {
             sign_in(
                 cookies,
-                &user,
-                site.config.secure_cookies,
+                site,
+                &signed_in.user,
+                signed_in.session_generation,
                 site.service.now(),
             );
             Ok(Reply::Flash(Flash::success(
@@ -389,10 +390,23 @@ async fn login(
     }
 }
 
+/// Signs out: ends the user's sessions everywhere (every copy of the
+/// cookie, on every instance), then forgets the cookie.
 #[get("/logout")]
-fn logout(_csrf: SameOrigin, cookies: &CookieJar<'_>) -> Flash<Redirect> {
-    sign_out(cookies);
-    Flash::success(Redirect::to("/public"), "You were logged out")
+async fn logout(
+    _csrf: SameOrigin,
+    viewer: Viewer,
+    site: &State<Site>,
+    cookies: &CookieJar<'_>,
+) -> Result<Flash<Redirect>, PageError> {
+    if let Some(user) = viewer.0 {
+        site.service.end_sessions(user.id).await?;
+    }
+    forget_session(cookies);
+    Ok(Flash::success(
+        Redirect::to("/public"),
+        "You were logged out",
+    ))
 }
 
 /// The site's routes.

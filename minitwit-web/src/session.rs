@@ -1,7 +1,15 @@
-//! Who is signed in: a private cookie holding the user's id and when they
-//! signed in, and the request guards that read it.
+//! Who is signed in: a private cookie holding the user's id, their session
+//! generation, when they signed in and the store's identity; and the request
+//! guards that read it.
+//!
+//! A session is honoured only while all of these hold: it decrypts with the
+//! site's key, it is younger than the session lifetime, it names the store
+//! this site serves (a store reset or replaced since makes it void), and the
+//! user's session generation is still the one it carries (signing out moves
+//! the generation on, which ends every copy of the cookie, on every
+//! instance).
 
-use minitwit_core::{ErrorKind, Timestamp, User, UserId};
+use minitwit_core::{Timestamp, User, UserId};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::time::Duration;
@@ -13,36 +21,75 @@ pub(crate) const SESSION_COOKIE: &str = "minitwit_session";
 /// How long a sign-in lasts.
 const SESSION_DAYS: i64 = 30;
 
-/// Starts a session for `user`, signed in at `now`.
-pub(crate) fn sign_in(cookies: &CookieJar<'_>, user: &User, secure: bool, now: Timestamp) {
-    let mut cookie = Cookie::build((SESSION_COOKIE, format!("{}:{now}", user.id.0)))
+/// What a session cookie holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Session {
+    user: UserId,
+    generation: u64,
+    issued: Timestamp,
+    store: String,
+}
+
+impl Session {
+    fn encode(&self) -> String {
+        format!(
+            "{}:{}:{}:{}",
+            self.user.0, self.generation, self.issued, self.store
+        )
+    }
+
+    fn decode(value: &str) -> Option<Self> {
+        let mut parts = value.split(':');
+        let session = Self {
+            user: UserId(parts.next()?.parse().ok()?),
+            generation: parts.next()?.parse().ok()?,
+            issued: parts.next()?.parse().ok()?,
+            store: parts.next()?.to_owned(),
+        };
+        parts.next().is_none().then_some(session)
+    }
+
+    /// Whether the session is young enough at `now` and from `store`.
+    fn is_current(&self, now: Timestamp, store: &str) -> bool {
+        let Some(age) = now.checked_sub(self.issued) else {
+            return false;
+        };
+        // A few minutes into the future: another instance's clock may run ahead.
+        (-300..=SESSION_DAYS * 86_400).contains(&age) && self.store == store
+    }
+}
+
+/// Starts a session for `user` (in session generation `generation`), signed
+/// in at `now`.
+pub(crate) fn sign_in(
+    cookies: &CookieJar<'_>,
+    site: &Site,
+    user: &User,
+    generation: u64,
+    now: Timestamp,
+) {
+    let session = Session {
+        user: user.id,
+        generation,
+        issued: now,
+        store: site.store_identity.clone(),
+    };
+    let mut cookie = Cookie::build((SESSION_COOKIE, session.encode()))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
         .max_age(Duration::days(SESSION_DAYS))
         .build();
-    if secure {
+    if site.config.secure_cookies {
         cookie.set_secure(true);
     }
     cookies.add_private(cookie);
 }
 
-/// Ends the session, if any.
-pub(crate) fn sign_out(cookies: &CookieJar<'_>) {
+/// Forgets the session cookie, if any (ending the user's sessions is the
+/// service's part, see [`MiniTwit::end_sessions`](minitwit_core::MiniTwit::end_sessions)).
+pub(crate) fn forget_session(cookies: &CookieJar<'_>) {
     cookies.remove_private(SESSION_COOKIE);
-}
-
-/// The user id in a session cookie's (decrypted) value, unless the session
-/// is malformed or has expired.
-fn parse_session(value: &str, now: i64) -> Option<UserId> {
-    let (id, issued) = value.split_once(':')?;
-    let id = id.parse().ok()?;
-    let issued: i64 = issued.parse().ok()?;
-    let age = now.checked_sub(issued)?;
-    // A few minutes into the future: another instance's clock may run ahead.
-    (-300..=SESSION_DAYS * 86_400)
-        .contains(&age)
-        .then_some(UserId(id))
 }
 
 /// The signed-in user, if any. A session naming a user the store no longer
@@ -57,16 +104,20 @@ async fn load_viewer(req: &Request<'_>) -> Result<Option<User>, Status> {
     let Some(site) = req.rocket().state::<Site>() else {
         return Err(Status::InternalServerError);
     };
-    let Some(id) = req
+    let Some(session) = req
         .cookies()
         .get_private(SESSION_COOKIE)
-        .and_then(|cookie| parse_session(cookie.value(), site.service.now()))
+        .and_then(|cookie| Session::decode(cookie.value()))
+        .filter(|session| session.is_current(site.service.now(), &site.store_identity))
     else {
         return Ok(None);
     };
-    match site.service.user(id).await {
-        Ok(user) => Ok(Some(user)),
-        Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
+    match site
+        .service
+        .session_user(session.user, session.generation)
+        .await
+    {
+        Ok(user) => Ok(user),
         Err(err) => {
             tracing::error!(error = %err, "cannot look up the signed-in user");
             Err(Status::from_code(err.status_code()).unwrap_or(Status::InternalServerError))
@@ -147,23 +198,34 @@ impl<'r> FromRequest<'r> for SignedOut {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sessions_expire_and_reject_garbage() {
-        let now = 1_700_000_000;
-        assert_eq!(parse_session(&format!("7:{now}"), now), Some(UserId(7)));
-        assert_eq!(
-            parse_session(&format!("7:{}", now - 86_400), now),
-            Some(UserId(7))
-        );
-        let expired = now - SESSION_DAYS * 86_400 - 1;
-        assert_eq!(parse_session(&format!("7:{expired}"), now), None);
-        assert_eq!(
-            parse_session(&format!("7:{}", now + 10), now),
-            Some(UserId(7))
-        );
-        assert_eq!(parse_session(&format!("7:{}", now + 3600), now), None);
-        for garbage in ["", "7", "x:1", "7:x", ":", "-1:5"] {
-            assert_eq!(parse_session(garbage, now), None, "{garbage:?}");
+    fn session(issued: Timestamp) -> Session {
+        Session {
+            user: UserId(7),
+            generation: u64::MAX,
+            issued,
+            store: "0a1b".into(),
         }
+    }
+
+    #[test]
+    fn sessions_round_trip_and_reject_garbage() {
+        let now = 1_700_000_000;
+        let value = session(now).encode();
+        assert_eq!(Session::decode(&value), Some(session(now)));
+        for garbage in ["", "7", "7:1", "7:1:2", "x:1:2:s", "7:1:2:s:extra", ":::"] {
+            assert_eq!(Session::decode(garbage), None, "{garbage:?}");
+        }
+    }
+
+    #[test]
+    fn sessions_expire_and_belong_to_one_store() {
+        let now = 1_700_000_000;
+        assert!(session(now).is_current(now, "0a1b"));
+        assert!(session(now - 86_400).is_current(now, "0a1b"));
+        assert!(!session(now).is_current(now, "another store"));
+        let expired = now - SESSION_DAYS * 86_400 - 1;
+        assert!(!session(expired).is_current(now, "0a1b"));
+        assert!(session(now + 10).is_current(now, "0a1b"));
+        assert!(!session(now + 3600).is_current(now, "0a1b"));
     }
 }

@@ -29,11 +29,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("templates/error.html")),
 ];
 
-/// Adjusts the configuration before Rocket reads it.
+/// Adjusts the configuration before Rocket reads it, and reads the store's
+/// identity (in hex) for the sessions.
 pub(crate) async fn prepare(
     rocket: Rocket<Build>,
     service: &MiniTwit,
-) -> Result<Rocket<Build>, Rocket<Build>> {
+) -> Result<(Rocket<Build>, String), Rocket<Build>> {
     let figment = rocket.figment().clone();
     let Some(figment) = template_dir(figment) else {
         return Err(rocket);
@@ -42,7 +43,14 @@ pub(crate) async fn prepare(
     let Some(figment) = session_key(figment, service).await else {
         return Err(rocket);
     };
-    Ok(rocket.configure(figment))
+    let identity = match service.store_identity().await {
+        Ok(identity) => identity.value.iter().map(|b| format!("{b:02x}")).collect(),
+        Err(err) => {
+            tracing::error!(%err, "cannot read the store's identity");
+            return Err(rocket);
+        }
+    };
+    Ok((rocket.configure(figment), identity))
 }
 
 /// `rocket_dyn_templates` refuses to start when its `template_dir` (default

@@ -78,12 +78,11 @@ impl Driver {
                     std::fs::read_to_string(&self.log).unwrap_or_default()
                 );
             }
-            if let Ok(answer) = reqwest::get(&status_url).await {
-                if let Ok(status) = answer.json::<Value>().await {
-                    if status["value"]["ready"] == Value::Bool(true) {
-                        return Ok(());
-                    }
-                }
+            if let Ok(answer) = reqwest::get(&status_url).await
+                && let Ok(status) = answer.json::<Value>().await
+                && status["value"]["ready"] == Value::Bool(true)
+            {
+                return Ok(());
             }
             ensure!(
                 Instant::now() < deadline,

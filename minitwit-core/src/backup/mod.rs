@@ -91,9 +91,7 @@ pub enum BackupError {
         reason: String,
     },
     /// The checksum does not match the content.
-    #[error(
-        "the backup is damaged: its checksum is {expected} but its content hashes to {actual}"
-    )]
+    #[error("the backup is damaged: its checksum is {expected} but its content hashes to {actual}")]
     ChecksumMismatch {
         /// The checksum in the footer.
         expected: String,

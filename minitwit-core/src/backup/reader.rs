@@ -195,9 +195,7 @@ impl<R: Read> BackupReader<R> {
             .read_to_end(&mut rest)
             .map_err(decode_error)?;
         if !rest.is_empty() {
-            return Err(BackupError::Damaged(
-                "text follows the summary line".into(),
-            ));
+            return Err(BackupError::Damaged("text follows the summary line".into()));
         }
         let hashed = self.lines.get_mut().get_mut();
         let actual = hex(&hashed.digest());

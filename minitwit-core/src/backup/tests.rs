@@ -163,8 +163,11 @@ fn other_files_and_versions_are_refused_before_any_record() {
         Err(BackupError::NotABackup(_))
     ));
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gzip, b"{\"format\":\"minitwit-backup\",\"version\":2}\n")
-        .unwrap();
+    std::io::Write::write_all(
+        &mut gzip,
+        b"{\"format\":\"minitwit-backup\",\"version\":2}\n",
+    )
+    .unwrap();
     let future = gzip.finish().unwrap();
     assert!(matches!(
         BackupReader::new(future.as_slice()),

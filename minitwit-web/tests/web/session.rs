@@ -110,22 +110,32 @@ async fn instances_on_one_store_share_the_session_key() {
 async fn a_configured_secret_key_wins_over_the_store() {
     let key = vec![42u8; 64];
     let first_store = Arc::new(MemoryStore::new());
-    let second_store = Arc::new(MemoryStore::new());
     let first = client_with(
         first_store.clone(),
         WebConfig::default(),
         figment().merge(("secret_key", key.clone())),
     )
     .await;
+    // A second instance on the same store, with the same configured key.
     let second = client_with(
-        second_store,
+        first_store.clone(),
+        WebConfig::default(),
+        figment().merge(("secret_key", key.clone())),
+    )
+    .await;
+    let (value, _) = sign_in_cookie(&first, "alice").await;
+    assert_eq!(home_with_cookie(&second, &value).await, Status::Ok);
+    // The same key on another store: the cookie decrypts, but it names
+    // another store, so nobody is signed in there, not even the user who
+    // has the same name and id.
+    let other = client_with(
+        Arc::new(MemoryStore::new()),
         WebConfig::default(),
         figment().merge(("secret_key", key)),
     )
     .await;
-    let (value, _) = sign_in_cookie(&first, "alice").await;
-    register(&second, "alice", "alice@example.org", "pw").await;
-    assert_eq!(home_with_cookie(&second, &value).await, Status::Ok);
+    register(&other, "alice", "alice@example.org", "pw").await;
+    assert_eq!(home_with_cookie(&other, &value).await, Status::SeeOther);
     // The stage never created a key in the store.
     let stored = first_store
         .get_or_init_secret("session-key", &[7; 64])
@@ -154,4 +164,47 @@ async fn tampered_cookies_sign_nobody_in() {
         Status::SeeOther,
         "a plain value is not a session"
     );
+}
+
+#[rocket::async_test]
+async fn signing_out_ends_every_copy_of_the_session_on_every_instance() {
+    let store = Arc::new(MemoryStore::new());
+    let key = figment().merge(("secret_key", vec![5u8; 64]));
+    let first = client_with(store.clone(), WebConfig::default(), key.clone()).await;
+    let second = client_with(store, WebConfig::default(), key).await;
+    let (copied, _) = sign_in_cookie(&first, "alice").await;
+    assert_eq!(home_with_cookie(&second, &copied).await, Status::Ok);
+
+    // Sign out on the first instance, with the cookie the browser holds.
+    let response = first
+        .get("/logout")
+        .cookie(Cookie::new(SESSION, copied.clone()))
+        .dispatch()
+        .await;
+    assert_eq!(location(&response), "/public");
+    for instance in [&first, &second] {
+        assert_eq!(
+            home_with_cookie(instance, &copied).await,
+            Status::SeeOther,
+            "a cookie copied before sign-out still signs in"
+        );
+        let posted = instance
+            .post("/add_message")
+            .cookie(Cookie::new(SESSION, copied.clone()))
+            .header(rocket::http::ContentType::Form)
+            .body("text=after+sign-out")
+            .dispatch()
+            .await;
+        assert_eq!(posted.status(), Status::Unauthorized);
+    }
+    // Signing in again works, with a new cookie.
+    let response = post(
+        &second,
+        "/login",
+        &[("username", "alice"), ("password", "pw")],
+    )
+    .await;
+    let fresh = response.cookies().get(SESSION).unwrap().value().to_owned();
+    assert_eq!(home_with_cookie(&first, &fresh).await, Status::Ok);
+    assert_eq!(home_with_cookie(&first, &copied).await, Status::SeeOther);
 }
