@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::{replay, server};
+use crate::{backup, replay, server};
 
 /// MiniTwit: a tiny Twitter with an HTML site and the simulator API.
 #[derive(Debug, Parser)]
@@ -24,6 +24,10 @@ enum Command {
     /// Scenario files in the simulator's format.
     #[command(subcommand)]
     Scenario(ScenarioCommand),
+    /// Write a backup of a store (directly, or through a running server).
+    Backup(backup::BackupArgs),
+    /// Check a backup, then restore it into a store.
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +64,8 @@ impl Cli {
             Some(Command::Serve(args)) => server::serve(args).await,
             Some(Command::Simulate(args)) => replay::simulate(args).await,
             Some(Command::Scenario(ScenarioCommand::Generate(args))) => replay::generate(&args),
+            Some(Command::Backup(args)) => backup::backup(args).await,
+            Some(Command::Restore(args)) => backup::restore(args).await,
         }
     }
 }

@@ -5,11 +5,13 @@
 //! named by `MINITWIT_STORE` (default `sled:./minitwit-data`). See the README
 //! for every setting.
 
+mod backup;
 mod cli;
 mod replay;
 mod server;
 mod settings;
 mod store_url;
+mod stores;
 
 use std::process::ExitCode;
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use minitwit_sim_api::SimClient;
 use minitwit_sim_api::scenario::{
-    GeneratorConfig, ReplayOptions, compare, generate as generate_actions, read_scenario, replay,
-    write_scenario,
+    GeneratorConfig, Pace, ReplayOptions, compare, generate as generate_actions, read_scenario,
+    replay, write_scenario,
 };
 
 use crate::cli::Output;
@@ -66,7 +66,12 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         .one_connection_per_request(!args.keep_alive)
         .build()?;
     let options = ReplayOptions {
-        honour_delays: args.honour_delays,
+        pace: if args.honour_delays {
+            Pace::Speed(1.0)
+        } else {
+            Pace::Max
+        },
+        ..ReplayOptions::default()
     };
     let report = replay(std::slice::from_ref(&client), &actions, options).await;
     println!(

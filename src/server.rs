@@ -2,18 +2,16 @@
 //! frontends until a shutdown signal, then makes every write durable.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
-use minitwit_core::{MemoryStore, MiniTwit, Store};
+use minitwit_core::MiniTwit;
 use minitwit_sim_api::ApiConfig;
-use minitwit_store_redis::{RedisConfig, RedisStore};
-use minitwit_store_sled::{SledConfig, SledStore};
 use minitwit_web::{AvatarStyle, WebConfig};
 
 use crate::cli::ServeArgs;
 use crate::settings::Settings;
 use crate::store_url::StoreUrl;
+use crate::{backup, stores};
 
 /// Serves until Rocket's shutdown signals (`SIGTERM`, Ctrl-C).
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -23,8 +21,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings.store = store;
     }
     let url = StoreUrl::parse(&settings.store)?;
-    let store = open_store(&url, &settings).await?;
-    tracing::info!(store = %url, "opened the store");
+    let schedule = settings.backup_schedule()?;
+    let opened = stores::open(&url, &settings).await?;
+    let store = Arc::clone(&opened.store);
+    report_store(&url, &opened).await;
 
     let hashes = settings
         .hash_concurrency
@@ -34,12 +34,26 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot set up password hashing")?;
 
-    let site = rocket::custom(figment.clone())
+    let mut site = rocket::custom(figment.clone())
         .attach(minitwit_web::stage(service.clone(), web_config(&settings)?))
         .attach(minitwit_sim_api::stage(
             service.clone(),
             api_config(&settings, &settings.api_prefix),
         ));
+    if let Some(token) = settings
+        .admin_token
+        .clone()
+        .filter(|token| !token.is_empty())
+    {
+        site = site.attach(backup::endpoint::stage(service.clone(), token));
+    }
+    if let Some(schedule) = schedule {
+        backup::schedule::start(
+            service.clone(),
+            schedule,
+            Arc::new(backup::schedule::BackupStatus::default()),
+        );
+    }
     let served = match settings.api_port {
         None => launch(site).await,
         Some(port) => {
@@ -63,6 +77,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Says which store the server opened, whether it is new, and what it
+/// holds: a store opened by mistake (an empty one where data was expected)
+/// shows at once.
+async fn report_store(url: &StoreUrl, opened: &stores::OpenedStore) {
+    match opened.store.counts().await {
+        Ok(_) if opened.created => tracing::info!(
+            store = %url,
+            "created a new, empty store (if you expected existing data, check MINITWIT_STORE)"
+        ),
+        Ok(counts) => tracing::info!(
+            store = %url,
+            users = counts.users,
+            follows = counts.follows,
+            messages = counts.messages,
+            "opened the store"
+        ),
+        Err(err) => {
+            tracing::warn!(store = %url, error = %err, "opened the store, which cannot count what it holds")
+        }
+    }
+}
+
 /// How many password hashes may run at once when not configured. A hash
 /// keeps a core busy for ~20 ms; more hashes than cores only make each one
 /// slower, and requests queued behind them miss the simulator's 0.3 s. One
@@ -84,29 +120,6 @@ async fn launch(rocket: rocket::Rocket<rocket::Build>) -> anyhow::Result<()> {
         // Formatting a rocket::Error marks it handled (it panics if dropped
         // unhandled).
         .map_err(|err| anyhow::anyhow!("the server failed: {err}"))
-}
-
-async fn open_store(url: &StoreUrl, settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(match url {
-        StoreUrl::Sled(path) => {
-            let config = SledConfig::new(path)
-                .cache_capacity(settings.sled_cache_mb.saturating_mul(1024 * 1024));
-            let store = SledStore::open(config)
-                .with_context(|| format!("cannot open the sled store at {}", path.display()))?;
-            Arc::new(store)
-        }
-        StoreUrl::Redis(redis_url) => {
-            let mut config =
-                RedisConfig::new(redis_url.clone()).with_namespace(&settings.redis_namespace);
-            config.connect_timeout = Duration::from_millis(settings.redis_connect_timeout_ms);
-            config.response_timeout = Duration::from_millis(settings.redis_response_timeout_ms);
-            let store = RedisStore::connect(config)
-                .await
-                .with_context(|| format!("cannot connect to Redis at {url}"))?;
-            Arc::new(store)
-        }
-        StoreUrl::Memory => Arc::new(MemoryStore::new()),
-    })
 }
 
 fn web_config(settings: &Settings) -> anyhow::Result<WebConfig> {

@@ -39,6 +39,16 @@ pub struct Settings {
     /// `MINITWIT_HASH_CONCURRENCY`: password hashes running at once
     /// (default: the number of CPUs).
     pub hash_concurrency: Option<usize>,
+    /// `MINITWIT_ADMIN_TOKEN`: enables `GET /admin/backup` for requests
+    /// with `Authorization: Bearer TOKEN`; unset, there is no such endpoint.
+    pub admin_token: Option<String>,
+    /// `MINITWIT_BACKUP_EVERY`: the time between scheduled backups (`1h`,
+    /// `30m`, ...); unset, the server takes none.
+    pub backup_every: Option<String>,
+    /// `MINITWIT_BACKUP_DIR`: where scheduled backups go.
+    pub backup_dir: String,
+    /// `MINITWIT_BACKUP_KEEP`: how many scheduled backups to keep.
+    pub backup_keep: usize,
 }
 
 impl Default for Settings {
@@ -57,6 +67,10 @@ impl Default for Settings {
             secure_cookies: false,
             avatars: "identicon".into(),
             hash_concurrency: None,
+            admin_token: None,
+            backup_every: None,
+            backup_dir: "./minitwit-backups".into(),
+            backup_keep: 24,
         }
     }
 }
@@ -73,6 +87,36 @@ impl Settings {
             .merge(Env::prefixed("MINITWIT_"))
             .extract()
             .map_err(Box::new)
+    }
+
+    /// The scheduled backups these settings ask for, if any.
+    ///
+    /// # Errors
+    /// A `MINITWIT_BACKUP_EVERY` that is not a duration, or is under a
+    /// second, or a `MINITWIT_BACKUP_KEEP` of 0.
+    pub fn backup_schedule(&self) -> anyhow::Result<Option<crate::backup::schedule::Schedule>> {
+        let Some(every) = &self.backup_every else {
+            return Ok(None);
+        };
+        let every = humantime::parse_duration(every).map_err(|err| {
+            anyhow::anyhow!(
+                "MINITWIT_BACKUP_EVERY={every:?} is not a duration ({err}); write it like 1h, 30m \
+                 or 1day"
+            )
+        })?;
+        anyhow::ensure!(
+            every >= std::time::Duration::from_secs(1),
+            "MINITWIT_BACKUP_EVERY must be at least a second"
+        );
+        anyhow::ensure!(
+            self.backup_keep > 0,
+            "MINITWIT_BACKUP_KEEP must be at least 1"
+        );
+        Ok(Some(crate::backup::schedule::Schedule {
+            every,
+            dir: self.backup_dir.clone().into(),
+            keep: self.backup_keep,
+        }))
     }
 }
 
@@ -110,5 +154,21 @@ mod tests {
             assert_eq!(settings.max_no, 50);
             Ok(())
         });
+    }
+
+    #[test]
+    fn backup_schedules_are_checked() {
+        let mut settings = Settings::default();
+        assert!(matches!(settings.backup_schedule(), Ok(None)));
+        settings.backup_every = Some("90m".into());
+        let schedule = settings.backup_schedule().ok().flatten();
+        assert_eq!(
+            schedule.map(|schedule| (schedule.every.as_secs(), schedule.keep)),
+            Some((5_400, 24))
+        );
+        for bad in ["often", "10ms", ""] {
+            settings.backup_every = Some(bad.into());
+            assert!(settings.backup_schedule().is_err(), "{bad:?}");
+        }
     }
 }

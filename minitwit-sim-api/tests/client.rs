@@ -264,3 +264,77 @@ async fn answers_that_are_not_the_apis_are_reported_as_such() {
     let err = elsewhere.latest().await.unwrap_err();
     assert_eq!(err.status(), Some(404), "{err:?}");
 }
+
+/// A replay with many actions in flight gets every answer a sequential one
+/// gets, including the 404 of a follow sent before its target registers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_replay_answers_as_the_scenario_order_says() {
+    use minitwit_sim_api::scenario::{
+        Action, ActionKind, GeneratorConfig, Pace, ReplayOptions, compare, generate, replay,
+    };
+    let server = start("/api").await;
+    let client = SimClient::new(&server.base).unwrap();
+    let mut actions = generate(GeneratorConfig {
+        users: 150,
+        actions: 3_000,
+        seed: 11,
+    });
+    // A follow of a user who registers only later must still be a 404.
+    let next_id = actions.len() as i64 + 1;
+    let action = |offset: i64, kind| Action {
+        id: next_id + offset,
+        delay_ms: 0,
+        timestamp_ms: 0,
+        kind,
+    };
+    let first = actions[0].kind.username().to_owned();
+    actions.push(action(
+        0,
+        ActionKind::Follow {
+            username: first.clone(),
+            target: "late comer".into(),
+        },
+    ));
+    actions.push(action(
+        1,
+        ActionKind::Register {
+            username: "late comer".into(),
+            email: "late@example.org".into(),
+            password: "pw".into(),
+        },
+    ));
+    actions.push(action(
+        2,
+        ActionKind::Follow {
+            username: first,
+            target: "late comer".into(),
+        },
+    ));
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let options = ReplayOptions {
+        pace: Pace::Max,
+        concurrency: 8,
+        on_answer: Some(Arc::new({
+            let answered = Arc::clone(&answered);
+            move |count| {
+                answered.fetch_max(count, std::sync::atomic::Ordering::SeqCst);
+            }
+        })),
+    };
+    let report = replay(std::slice::from_ref(&client), &actions, options).await;
+    assert_eq!(report.requests, actions.len());
+    assert!(
+        report.errors.is_empty(),
+        "{:?}",
+        &report.errors[..report.errors.len().min(5)]
+    );
+    let last = report.outcomes.len() - 1;
+    assert_eq!(report.outcomes[last - 2].got, Ok(404));
+    assert_eq!(report.outcomes[last].got, Ok(204));
+    assert_eq!(
+        answered.load(std::sync::atomic::Ordering::SeqCst),
+        actions.len()
+    );
+    let differences = compare(&client, &report.expected).await.unwrap();
+    assert!(differences.is_empty(), "{differences:?}");
+}

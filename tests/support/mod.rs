@@ -196,3 +196,56 @@ pub fn assert_clean_replay(
         &report.errors[..report.errors.len().min(10)]
     );
 }
+
+/// What a run of the `minitwit` binary did.
+pub struct Run {
+    /// Whether it exited with status 0.
+    pub success: bool,
+    /// What it wrote to standard output.
+    pub stdout: Vec<u8>,
+    /// What it wrote to standard error.
+    pub stderr: String,
+}
+
+/// Runs `minitwit ARGS` with `env` (and `stdin`, if any) to completion.
+pub fn run_minitwit(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
+    use std::io::Write as _;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_minitwit"));
+    command
+        .args(args)
+        .env("MINITWIT_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .expect("cannot start target minitwit binary");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        // Written from a thread, so a child that stops reading cannot
+        // block the test.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+    }
+    let output = child.wait_with_output().unwrap();
+    Run {
+        success: output.status.success(),
+        stdout: output.stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `minitwit ARGS` and requires success; returns standard error (the
+/// summary line).
+pub fn minitwit_ok(args: &[&str], env: &[(&str, &str)]) -> String {
+    let run = run_minitwit(args, env, None);
+    assert!(run.success, "minitwit {args:?} failed:\n{}", run.stderr);
+    run.stderr
+}

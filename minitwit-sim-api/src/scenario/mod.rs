@@ -26,7 +26,9 @@ use std::io::{self, BufRead, Write};
 pub use expected::{ExpectedState, ExpectedUser};
 pub use generate::{GeneratorConfig, generate};
 #[cfg(feature = "client")]
-pub use replay::{ReplayError, ReplayOptions, ReplayReport, compare, replay};
+pub use replay::{
+    ActionOutcome, Pace, ReplayError, ReplayOptions, ReplayReport, compare, quantile_of, replay,
+};
 
 /// One line of a scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]

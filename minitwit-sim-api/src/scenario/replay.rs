@@ -1,16 +1,55 @@
-//! Replays a scenario against a server through [`SimClient`].
+//! Replays a scenario against a server through [`SimClient`], one action
+//! at a time or with many in flight.
+//!
+//! With a concurrency above one, the actions are spread over that many
+//! lanes by acting user: each lane sends its actions one after another, in
+//! scenario order, so every user's own actions keep their order. An action
+//! that names another user waits for that user's registration (when it
+//! comes earlier in the scenario), and a registration waits for the
+//! actions that named the user before it: every answer is the one the
+//! scenario's order implies, however the lanes interleave.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use super::{Action, ActionKind, ExpectedState};
 use crate::client::{ClientError, SimClient};
 
+/// How fast to send.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Pace {
+    /// As fast as the server answers.
+    #[default]
+    Max,
+    /// The scenario's own clock (each action's delay), sped up by this
+    /// factor: `1.0` is real time, `10.0` ten times as fast.
+    Speed(f64),
+}
+
 /// How to replay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Clone, Default)]
 pub struct ReplayOptions {
-    /// Sleep each action's delay first (the scenario's own clock); `false`
-    /// replays as fast as the server answers.
-    pub honour_delays: bool,
+    /// How fast to send.
+    pub pace: Pace,
+    /// Actions in flight at once (0 counts as 1).
+    pub concurrency: usize,
+    /// Called after each answer with the number of actions answered so far
+    /// (for a progress bar).
+    pub on_answer: Option<Arc<dyn Fn(usize) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for ReplayOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayOptions")
+            .field("pace", &self.pace)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An action whose answer was not the one a correct server gives.
@@ -24,17 +63,44 @@ pub struct ReplayError {
     pub got: String,
 }
 
+/// What one action got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionOutcome {
+    /// The status a correct server answers with.
+    pub expected: u16,
+    /// The status that came back, or why none did.
+    pub got: Result<u16, String>,
+    /// How long the answer took.
+    pub latency: Duration,
+    /// When the request was sent, from the start of the replay.
+    pub sent_at: Duration,
+    /// Whether it timed out.
+    pub timed_out: bool,
+}
+
+impl ActionOutcome {
+    /// Whether the answer was the expected one.
+    pub fn is_ok(&self) -> bool {
+        self.got
+            .as_ref()
+            .is_ok_and(|status| *status == self.expected)
+    }
+}
+
 /// What a replay did.
 #[derive(Debug, Clone, Default)]
 pub struct ReplayReport {
     /// Requests sent.
     pub requests: usize,
-    /// Actions answered differently from a correct server.
+    /// Actions answered differently from a correct server, in scenario
+    /// order.
     pub errors: Vec<ReplayError>,
     /// Of those, how many timed out.
     pub timeouts: usize,
-    /// Latency of every request, in the order sent.
+    /// Latency of every request, in scenario order.
     pub latencies: Vec<Duration>,
+    /// What every action got, in scenario order.
+    pub outcomes: Vec<ActionOutcome>,
     /// Wall-clock time of the whole replay.
     pub elapsed: Duration,
     /// The state the scenario implies, to compare the server with.
@@ -45,13 +111,7 @@ impl ReplayReport {
     /// The latency below which `quantile` (0.0 to 1.0) of the requests
     /// finished.
     pub fn latency_quantile(&self, quantile: f64) -> Duration {
-        let mut sorted = self.latencies.clone();
-        sorted.sort_unstable();
-        let Some(last) = sorted.len().checked_sub(1) else {
-            return Duration::ZERO;
-        };
-        let rank = (quantile.clamp(0.0, 1.0) * last as f64).round() as usize;
-        sorted[rank.min(last)]
+        quantile_of(self.latencies.clone(), quantile)
     }
 
     /// Requests per second over the whole replay.
@@ -60,10 +120,78 @@ impl ReplayReport {
     }
 }
 
-/// Sends every action in order, each with its id as `latest`, spreading the
+/// The value below which `quantile` (0.0 to 1.0) of `values` lie.
+pub fn quantile_of(mut values: Vec<Duration>, quantile: f64) -> Duration {
+    values.sort_unstable();
+    let Some(last) = values.len().checked_sub(1) else {
+        return Duration::ZERO;
+    };
+    let rank = (quantile.clamp(0.0, 1.0) * last as f64).round() as usize;
+    values[rank.min(last)]
+}
+
+/// Which earlier actions each action must wait for (see the module docs).
+fn dependencies(actions: &[Action]) -> Vec<Vec<usize>> {
+    let mut deps = vec![Vec::new(); actions.len()];
+    let mut registered: HashMap<&str, usize> = HashMap::new();
+    let mut named_since: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, action) in actions.iter().enumerate() {
+        match &action.kind {
+            ActionKind::Register { username, .. } => {
+                if let Some(earlier) = named_since.remove(username.as_str()) {
+                    deps[index] = earlier;
+                }
+                registered.insert(username, index);
+            }
+            ActionKind::Follow { target, .. } | ActionKind::Unfollow { target, .. } => {
+                if let Some(&registration) = registered.get(target.as_str()) {
+                    deps[index].push(registration);
+                }
+                named_since.entry(target).or_default().push(index);
+            }
+            ActionKind::Tweet { .. } => {}
+        }
+    }
+    deps
+}
+
+fn lane_of(username: &str, lanes: usize) -> usize {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    username.hash(&mut hasher);
+    (hasher.finish() % lanes as u64) as usize
+}
+
+/// Which actions have been answered, for the ones waiting on them.
+struct Progress {
+    done: Vec<AtomicBool>,
+    changed: Notify,
+    answered: AtomicUsize,
+}
+
+impl Progress {
+    async fn wait_for(&self, action: usize) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.done[action].load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn finish(&self, action: usize) -> usize {
+        self.done[action].store(true, Ordering::Release);
+        self.changed.notify_waiters();
+        self.answered.fetch_add(1, Ordering::AcqRel) + 1
+    }
+}
+
+/// Sends every action, each with its id as `latest`, spreading the
 /// requests round-robin over `clients` (several clients for several server
-/// instances), and checks each answer against the status a correct server
-/// gives.
+/// instances), with `options.concurrency` in flight, and checks each
+/// answer against the status a correct server gives.
 ///
 /// # Panics
 /// When `clients` is empty.
@@ -73,40 +201,99 @@ pub async fn replay(
     options: ReplayOptions,
 ) -> ReplayReport {
     assert!(!clients.is_empty(), "replay needs at least one client");
-    let mut report = ReplayReport::default();
-    let started = Instant::now();
+    let mut expected_state = ExpectedState::default();
+    let expected: Vec<u16> = actions
+        .iter()
+        .map(|action| expected_state.apply(action))
+        .collect();
+    let deps = dependencies(actions);
+    let lanes = options.concurrency.max(1);
+    let mut queues = vec![Vec::new(); lanes];
     for (index, action) in actions.iter().enumerate() {
-        if options.honour_delays && action.delay_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(action.delay_ms)).await;
+        queues[lane_of(action.kind.username(), lanes)].push(index);
+    }
+    // When each action is due, on the scenario's clock.
+    let mut due = Vec::with_capacity(actions.len());
+    let mut clock = Duration::ZERO;
+    for action in actions {
+        if let Pace::Speed(speed) = options.pace {
+            clock += Duration::from_millis(action.delay_ms).div_f64(speed.max(f64::EPSILON));
         }
-        let expected = report.expected.apply(action);
-        let client = &clients[index % clients.len()];
-        let sent = Instant::now();
-        let outcome = send(client, action).await;
-        report.latencies.push(sent.elapsed());
+        due.push(clock);
+    }
+    let progress = Progress {
+        done: actions.iter().map(|_| AtomicBool::new(false)).collect(),
+        changed: Notify::new(),
+        answered: AtomicUsize::new(0),
+    };
+    let started = Instant::now();
+    let lane_runs = queues.iter().map(|queue| {
+        let (progress, deps, due, expected, options) =
+            (&progress, &deps, &due, &expected, &options);
+        async move {
+            let mut outcomes = Vec::with_capacity(queue.len());
+            for &index in queue {
+                for &dep in &deps[index] {
+                    progress.wait_for(dep).await;
+                }
+                if let Some(wait) = due[index].checked_sub(started.elapsed()) {
+                    tokio::time::sleep(wait).await;
+                }
+                let client = &clients[index % clients.len()];
+                let sent_at = started.elapsed();
+                let sent = Instant::now();
+                let answer = send(client, &actions[index]).await;
+                let latency = sent.elapsed();
+                let answered = progress.finish(index);
+                if let Some(on_answer) = &options.on_answer {
+                    on_answer(answered);
+                }
+                outcomes.push((
+                    index,
+                    ActionOutcome {
+                        expected: expected[index],
+                        timed_out: matches!(answer, Err(ClientError::Timeout)),
+                        got: match answer {
+                            Ok(()) => Ok(204),
+                            Err(err) => err.status().ok_or_else(|| err.to_string()),
+                        },
+                        latency,
+                        sent_at,
+                    },
+                ));
+            }
+            outcomes
+        }
+    });
+    let mut outcomes: Vec<(usize, ActionOutcome)> = futures::future::join_all(lane_runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    outcomes.sort_by_key(|(index, _)| *index);
+    let mut report = ReplayReport {
+        elapsed: started.elapsed(),
+        expected: expected_state,
+        ..ReplayReport::default()
+    };
+    for (index, outcome) in outcomes {
         report.requests += 1;
-        let got = match &outcome {
-            Ok(()) => Ok(204),
-            Err(err) => err.status().ok_or_else(|| err.to_string()),
-        };
-        if matches!(outcome, Err(ClientError::Timeout)) {
+        report.latencies.push(outcome.latency);
+        if outcome.timed_out {
             report.timeouts += 1;
         }
-        match got {
-            Ok(status) if status == expected => {}
-            Ok(status) => report.errors.push(ReplayError {
-                action_id: action.id,
-                expected,
-                got: status.to_string(),
-            }),
-            Err(failure) => report.errors.push(ReplayError {
-                action_id: action.id,
-                expected,
-                got: failure,
-            }),
+        if !outcome.is_ok() {
+            report.errors.push(ReplayError {
+                action_id: actions[index].id,
+                expected: outcome.expected,
+                got: match &outcome.got {
+                    Ok(status) => status.to_string(),
+                    Err(failure) => failure.clone(),
+                },
+            });
         }
+        report.outcomes.push(outcome);
     }
-    report.elapsed = started.elapsed();
     report
 }
 
