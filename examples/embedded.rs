@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use minitwit_core::{Error, MiniTwit, PageRequest, Registration};
+use minitwit_core::{Caller, Error, MiniTwit, PageRequest, Registration};
 use minitwit_store_sled::{SledConfig, SledStore};
 
 #[tokio::main]
@@ -29,6 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             email: "someone@example.org",
             password: "a long passphrase",
             password_confirmation: None,
+            caller: Caller::SimulatorApi,
         };
         match service.register(form).await {
             Ok(user) => println!("registered {} (id {})", user.username, user.id.0),

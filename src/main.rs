@@ -7,6 +7,8 @@
 
 mod backup;
 mod cli;
+mod logging;
+mod ops;
 mod replay;
 mod server;
 mod settings;
@@ -19,7 +21,13 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_logging();
+    let logging = match logging::init() {
+        Ok(logging) => logging,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -33,27 +41,12 @@ fn main() -> ExitCode {
     match runtime.block_on(cli.run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err:#}");
-            eprintln!("error: {err:#}");
+            // Once: as a JSON line where logs are JSON, else as text.
+            match logging.format {
+                logging::Format::Json => tracing::error!("{err:#}"),
+                logging::Format::Text => eprintln!("error: {err:#}"),
+            }
             ExitCode::FAILURE
         }
     }
-}
-
-/// The log filter without `MINITWIT_LOG`: our own information, Rocket's
-/// start-up report, but not Rocket's lines for every request, which under a
-/// simulator's load would be most of the server's work and disk.
-const DEFAULT_LOG_FILTER: &str = "info,rocket::server=warn";
-
-/// Logs through `tracing` to standard error, filtered by `MINITWIT_LOG`
-/// (default [`DEFAULT_LOG_FILTER`]).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MINITWIT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
-    // Another subscriber (in tests) is fine: keep it.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
 }

@@ -11,7 +11,7 @@ use minitwit_web::{AvatarStyle, WebConfig};
 use crate::cli::ServeArgs;
 use crate::settings::Settings;
 use crate::store_url::StoreUrl;
-use crate::{backup, stores};
+use crate::{backup, ops, stores};
 
 /// Serves until Rocket's shutdown signals (`SIGTERM`, Ctrl-C).
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -26,15 +26,37 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Arc::clone(&opened.store);
     report_store(&url, &opened).await;
 
+    let backup_status = Arc::new(backup::schedule::BackupStatus::default());
+    let metrics = ops::Metrics::install(
+        opened.sled.clone(),
+        schedule
+            .as_ref()
+            .map(|schedule| (Arc::clone(&backup_status), schedule.every)),
+    )?;
     let hashes = settings
         .hash_concurrency
         .unwrap_or_else(|| default_hash_concurrency(&url));
-    let service = MiniTwit::builder(Arc::clone(&store))
+    let timed: Arc<dyn minitwit_core::Store> = Arc::new(ops::instrumented::InstrumentedStore::new(
+        store,
+        opened.kind,
+    ));
+    let service = MiniTwit::builder(timed)
         .max_concurrent_hashes(hashes)
+        .hash_observer(ops::Metrics::hash_observer())
         .build()
         .context("cannot set up password hashing")?;
+    let ops = Arc::new(ops::Ops {
+        service: service.clone(),
+        store_kind: opened.kind,
+        metrics,
+        metrics_token: settings
+            .metrics_token
+            .clone()
+            .filter(|token| !token.is_empty()),
+    });
 
     let mut site = rocket::custom(figment.clone())
+        .attach(ops::stage(Arc::clone(&ops)))
         .attach(minitwit_web::stage(service.clone(), web_config(&settings)?))
         .attach(minitwit_sim_api::stage(
             service.clone(),
@@ -48,11 +70,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         site = site.attach(backup::endpoint::stage(service.clone(), token));
     }
     if let Some(schedule) = schedule {
-        backup::schedule::start(
-            service.clone(),
-            schedule,
-            Arc::new(backup::schedule::BackupStatus::default()),
-        );
+        backup::schedule::start(service.clone(), schedule, backup_status);
     }
     let served = match settings.api_port {
         None => launch(site).await,
@@ -65,12 +83,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .merge(("port", port))
                 .merge(("secret_key", key.to_vec()));
             let api_only = rocket::custom(api_only)
+                .attach(ops::stage(ops))
                 .attach(minitwit_sim_api::stage(service, api_config(&settings, "/")));
             tokio::try_join!(launch(site), launch(api_only)).map(|_| ())
         }
     };
     // Whatever stopped the server, acknowledged writes must be on disk.
-    let flushed = store.flush().await.context("cannot flush the store");
+    let flushed = opened.store.flush().await.context("cannot flush the store");
     served?;
     flushed?;
     tracing::info!("stopped; every acknowledged write is durable");

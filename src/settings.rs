@@ -49,6 +49,9 @@ pub struct Settings {
     pub backup_dir: String,
     /// `MINITWIT_BACKUP_KEEP`: how many scheduled backups to keep.
     pub backup_keep: usize,
+    /// `MINITWIT_METRICS_TOKEN`: when set, `/metrics` wants
+    /// `Authorization: Bearer TOKEN`.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -71,6 +74,7 @@ impl Default for Settings {
             backup_every: None,
             backup_dir: "./minitwit-backups".into(),
             backup_keep: 24,
+            metrics_token: None,
         }
     }
 }

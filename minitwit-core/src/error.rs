@@ -19,6 +19,9 @@ pub mod texts {
     /// The text of [`Error::Internal`](super::Error::Internal) and of every
     /// answer to a fault of ours (HTTP 500).
     pub const INTERNAL: &str = "Something went wrong on our side";
+    /// The text of [`Error::Busy`](super::Error::Busy): too much to do right
+    /// now (HTTP 503).
+    pub const BUSY: &str = "The service is busy, please try again in a moment";
 }
 
 /// A boxed error from a backend's own client library.
@@ -91,6 +94,10 @@ pub enum Error {
     /// The store cannot be reached right now; trying again later may work.
     #[error("{}", texts::UNAVAILABLE)]
     Unavailable(#[source] StoreError),
+    /// Too many requests wait for the same scarce resource (password
+    /// hashing); this one was refused at once rather than queued.
+    #[error("{}", texts::BUSY)]
+    Busy,
     /// Anything else that went wrong inside; details are in the source.
     #[error("{}", texts::INTERNAL)]
     Internal(#[source] BoxError),
@@ -108,6 +115,8 @@ pub enum ErrorKind {
     NotFound,
     /// The store is down; retrying later may succeed (HTTP 503).
     Unavailable,
+    /// Too busy right now; retrying in a moment may succeed (HTTP 503).
+    Busy,
     /// A fault of ours (HTTP 500).
     Internal,
 }
@@ -131,6 +140,7 @@ impl Error {
             Self::UnknownUsername | Self::WrongPassword => ErrorKind::Credentials,
             Self::UserNotFound | Self::TargetNotFound => ErrorKind::NotFound,
             Self::Unavailable(_) => ErrorKind::Unavailable,
+            Self::Busy => ErrorKind::Busy,
             Self::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -141,7 +151,7 @@ impl Error {
             ErrorKind::Invalid => 400,
             ErrorKind::Credentials => 403,
             ErrorKind::NotFound => 404,
-            ErrorKind::Unavailable => 503,
+            ErrorKind::Unavailable | ErrorKind::Busy => 503,
             ErrorKind::Internal => 500,
         }
     }

@@ -34,6 +34,7 @@
 //!             email: "someone@example.org",
 //!             password: "a long passphrase",
 //!             password_confirmation: None,
+//!             caller: minitwit_core::Caller::SimulatorApi,
 //!         })
 //!         .await?;
 //! }
@@ -66,7 +67,9 @@ pub use domain::{
 };
 pub use error::{BoxError, Error, ErrorKind, StoreError, texts};
 pub use memory::MemoryStore;
-pub use password::{HashCost, PasswordHasher};
+pub use password::{
+    Caller, HashCost, HashEvent, HashLimits, HashLoad, HashObserver, PasswordHasher,
+};
 pub use records::{Counts, MessageRecord, Record, RecordStream};
 pub use service::{
     Authenticated, Clock, MiniTwit, MiniTwitBuilder, Registration, SESSION_KEY_SECRET,

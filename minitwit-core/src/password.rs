@@ -1,13 +1,30 @@
-//! Password hashing: argon2id, off the async executor, bounded in
-//! concurrency, with a decoy hash so that an unknown user costs as much as a
-//! wrong password.
+//! Password hashing: argon2id on tokio's blocking pool, in a fixed number of
+//! slots that each reuse one buffer of argon2 memory, shared out between the
+//! simulator API and the site, with a bounded queue and a waiting deadline;
+//! and a decoy hash, so that an unknown user costs as much as a wrong
+//! password.
+//!
+//! A hash holds its memory (19 MiB at the default cost) while it runs. A
+//! fresh allocation per hash lets the allocator keep every one of them
+//! around afterwards, one per blocking thread that ever hashed; here each
+//! slot allocates its buffer once and reuses it, so the memory hashing can
+//! take is `slots × cost`, whatever the load.
+//!
+//! Who asks decides where the request queues ([`Caller`]): some slots are
+//! reserved for the simulator API's registrations, the others shared, so a
+//! flood of sign-in attempts on the site cannot delay a registration beyond
+//! one hash in progress. A request that finds too many already waiting in
+//! its lane, or that would wait past its lane's deadline, is refused at
+//! once with [`Error::Busy`] instead of queueing without end.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use argon2::password_hash::rand_core::{OsRng, RngCore as _};
+use argon2::password_hash::{Output, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::{Error, Password, PasswordHash};
 
@@ -45,51 +62,221 @@ impl Default for HashCost {
     }
 }
 
-/// Hashes and verifies passwords on tokio's blocking pool, at most
-/// `max_concurrent` at a time, so a burst of logins can neither starve the
-/// request handlers nor allocate unbounded memory (19 MiB per hash).
+/// Who asks for a password hash, which decides the slots it may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Caller {
+    /// The simulator API (registrations): may use every slot, and some are
+    /// kept for it alone.
+    SimulatorApi,
+    /// The HTML site (sign-ups and sign-ins): the shared slots only.
+    Site,
+}
+
+impl Caller {
+    /// A short name, for logs and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SimulatorApi => "api",
+            Self::Site => "site",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Self::SimulatorApi => 0,
+            Self::Site => 1,
+        }
+    }
+}
+
+/// How many hashes may run and wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashLimits {
+    /// Hashes that run at once, in all (at least 2: one kept for the API,
+    /// one shared). Each holds one buffer of the cost's memory.
+    pub slots: usize,
+    /// Of the slots, how many only the simulator API may use (at least 1,
+    /// and fewer than `slots`).
+    pub reserved_for_api: usize,
+    /// Requests that may wait for a slot in each lane; one more is refused
+    /// at once.
+    pub max_waiting: usize,
+    /// The longest an API request waits for a slot before it is refused
+    /// (the simulator gives a request 0.3 s in all).
+    pub api_max_wait: Duration,
+    /// The longest a site request waits for a slot before it is refused.
+    pub site_max_wait: Duration,
+}
+
+impl HashLimits {
+    /// Limits for `slots` hashes at once: half of them (at least one) kept
+    /// for the API, up to four requests per slot waiting in each lane, 200 ms
+    /// of waiting for the API and two seconds for the site.
+    pub fn for_slots(slots: usize) -> Self {
+        let slots = slots.max(2);
+        Self {
+            slots,
+            reserved_for_api: (slots / 2).max(1),
+            max_waiting: slots * 4,
+            api_max_wait: Duration::from_millis(200),
+            site_max_wait: Duration::from_secs(2),
+        }
+    }
+
+    fn max_wait(&self, caller: Caller) -> Duration {
+        match caller {
+            Caller::SimulatorApi => self.api_max_wait,
+            Caller::Site => self.site_max_wait,
+        }
+    }
+}
+
+impl Default for HashLimits {
+    /// [`for_slots`](Self::for_slots) the number of CPUs.
+    fn default() -> Self {
+        Self::for_slots(std::thread::available_parallelism().map_or(2, usize::from))
+    }
+}
+
+/// How one request for a hash ended, for a [`HashObserver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashEvent {
+    /// Who asked.
+    pub caller: Caller,
+    /// How long it waited for a slot.
+    pub waited: Duration,
+    /// Whether it was refused (too many waiting, or waited too long).
+    pub refused: bool,
+}
+
+/// Told about every request for a hash (metrics, logs).
+pub type HashObserver = Arc<dyn Fn(HashEvent) + Send + Sync>;
+
+/// What the hash slots are doing now, per [`Caller`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HashLoad {
+    /// Requests waiting for a slot.
+    pub waiting: usize,
+    /// Hashes running.
+    pub running: usize,
+    /// Hashes done since the start.
+    pub done: u64,
+    /// Requests refused since the start.
+    pub refused: u64,
+}
+
+#[derive(Debug, Default)]
+struct Lane {
+    waiting: AtomicUsize,
+    running: AtomicUsize,
+    done: AtomicU64,
+    refused: AtomicU64,
+}
+
+struct Inner {
+    argon2: Argon2<'static>,
+    blocks: usize,
+    limits: HashLimits,
+    reserved: Semaphore,
+    shared: Semaphore,
+    /// One argon2 buffer per slot, taken while a hash runs.
+    buffers: Mutex<Vec<Vec<Block>>>,
+    lanes: [Lane; 2],
+    decoy: PasswordHash,
+    observer: Option<HashObserver>,
+}
+
+/// Hashes and verifies passwords (see the module docs). Cheap to clone:
+/// clones share the slots.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    argon2: Argon2<'static>,
-    permits: Arc<Semaphore>,
-    decoy: PasswordHash,
+    inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PasswordHasher")
-            .field("available_permits", &self.permits.available_permits())
+            .field("limits", &self.inner.limits)
             .finish_non_exhaustive()
     }
 }
 
+/// Length of a hash, in bytes (argon2's default).
+const OUTPUT_BYTES: usize = 32;
+/// Length of a salt, in bytes.
+const SALT_BYTES: usize = 16;
+
 impl PasswordHasher {
-    /// A hasher at `cost` running at most `max_concurrent` hashes at once.
-    /// Computes the decoy hash, which takes one hash's time.
+    /// A hasher at `cost` with `limits`, telling `observer` about every
+    /// request. Computes the decoy hash, which takes one hash's time.
     ///
     /// # Errors
     /// [`Error::Internal`] when argon2 rejects the cost parameters.
-    pub fn new(cost: HashCost, max_concurrent: usize) -> Result<Self, Error> {
-        let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
-            .map_err(|err| Error::Internal(format!("invalid argon2 parameters: {err}").into()))?;
+    pub fn new(
+        cost: HashCost,
+        limits: HashLimits,
+        observer: Option<HashObserver>,
+    ) -> Result<Self, Error> {
+        let params = Params::new(
+            cost.memory_kib,
+            cost.iterations,
+            cost.parallelism,
+            Some(OUTPUT_BYTES),
+        )
+        .map_err(|err| Error::Internal(format!("invalid argon2 parameters: {err}").into()))?;
+        let blocks = params.block_count();
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let decoy = hash_with(&argon2, "decoy password that matches nothing")?;
+        let slots = limits.slots.max(2);
+        let reserved = limits.reserved_for_api.clamp(1, slots - 1);
+        let limits = HashLimits {
+            slots,
+            reserved_for_api: reserved,
+            ..limits
+        };
+        let mut first = vec![Block::default(); blocks];
+        let decoy = hash_with(&argon2, "decoy password that matches nothing", &mut first)?;
         Ok(Self {
-            argon2,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            decoy,
+            inner: Arc::new(Inner {
+                argon2,
+                blocks,
+                limits,
+                reserved: Semaphore::new(reserved),
+                shared: Semaphore::new(slots - reserved),
+                buffers: Mutex::new(vec![first]),
+                lanes: [Lane::default(), Lane::default()],
+                decoy,
+                observer,
+            }),
         })
+    }
+
+    /// What the slots are doing now for `caller`.
+    pub fn load(&self, caller: Caller) -> HashLoad {
+        let lane = &self.inner.lanes[caller.index()];
+        HashLoad {
+            waiting: lane.waiting.load(Ordering::Relaxed),
+            running: lane.running.load(Ordering::Relaxed),
+            done: lane.done.load(Ordering::Relaxed),
+            refused: lane.refused.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> HashLimits {
+        self.inner.limits
     }
 
     /// Hashes `password` with a fresh random salt.
     ///
     /// # Errors
+    /// [`Error::Busy`] when no slot is free soon enough,
     /// [`Error::Internal`] when the blocking task fails.
-    pub async fn hash(&self, password: &Password) -> Result<PasswordHash, Error> {
-        let argon2 = self.argon2.clone();
+    pub async fn hash(&self, password: &Password, caller: Caller) -> Result<PasswordHash, Error> {
         let password = password.clone();
-        self.run_blocking(move || hash_with(&argon2, password.expose()))
-            .await?
+        self.run(caller, move |argon2, memory| {
+            hash_with(argon2, password.expose(), memory)
+        })
+        .await?
     }
 
     /// Whether `password` matches `hash`. With `None` (no such user) it
@@ -97,73 +284,329 @@ impl PasswordHasher {
     /// time as a wrong password.
     ///
     /// # Errors
-    /// [`Error::Internal`] when the blocking task fails.
-    pub async fn verify(&self, password: &str, hash: Option<&PasswordHash>) -> Result<bool, Error> {
-        let argon2 = self.argon2.clone();
+    /// As [`hash`](Self::hash).
+    pub async fn verify(
+        &self,
+        password: &str,
+        hash: Option<&PasswordHash>,
+        caller: Caller,
+    ) -> Result<bool, Error> {
         let password = password.to_owned();
         let known = hash.is_some();
-        let phc = hash.unwrap_or(&self.decoy).as_phc().to_owned();
+        let phc = hash.unwrap_or(&self.inner.decoy).as_phc().to_owned();
         let matches = self
-            .run_blocking(move || {
-                argon2::PasswordHash::new(&phc)
-                    .map(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
-                    .unwrap_or(false)
+            .run(caller, move |_, memory| {
+                verify_with(&password, &phc, memory)
             })
             .await?;
         Ok(known && matches)
     }
 
-    async fn run_blocking<T: Send + 'static>(
+    /// Runs `work` with a slot's buffer, on the blocking pool, once the
+    /// caller's lane lets it.
+    async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        caller: Caller,
+        work: impl FnOnce(&Argon2<'static>, &mut [Block]) -> T + Send + 'static,
     ) -> Result<T, Error> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|err| Error::Internal(Box::new(err)))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|err| Error::Internal(Box::new(err)))
+        let inner = &self.inner;
+        let lane = &inner.lanes[caller.index()];
+        let refuse = |waited| {
+            lane.refused.fetch_add(1, Ordering::Relaxed);
+            inner.observe(caller, waited, true);
+            Err(Error::Busy)
+        };
+        if lane.waiting.fetch_add(1, Ordering::AcqRel) >= inner.limits.max_waiting {
+            lane.waiting.fetch_sub(1, Ordering::AcqRel);
+            return refuse(Duration::ZERO);
+        }
+        let started = Instant::now();
+        let permit = tokio::time::timeout(inner.limits.max_wait(caller), inner.slot(caller)).await;
+        lane.waiting.fetch_sub(1, Ordering::AcqRel);
+        let waited = started.elapsed();
+        let _permit = match permit {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(closed)) => return Err(Error::Internal(Box::new(closed))),
+            Err(_) => return refuse(waited),
+        };
+        inner.observe(caller, waited, false);
+        lane.running.fetch_add(1, Ordering::AcqRel);
+        let mut buffer = inner
+            .buffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_else(|| vec![Block::default(); inner.blocks]);
+        let shared = Arc::clone(inner);
+        let finished = tokio::task::spawn_blocking(move || {
+            let result = work(&shared.argon2, &mut buffer);
+            (result, buffer)
+        })
+        .await;
+        lane.running.fetch_sub(1, Ordering::AcqRel);
+        let (result, buffer) = finished.map_err(|err| Error::Internal(Box::new(err)))?;
+        inner
+            .buffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(buffer);
+        lane.done.fetch_add(1, Ordering::Relaxed);
+        Ok(result)
     }
 }
 
-fn hash_with(argon2: &Argon2<'_>, password: &str) -> Result<PasswordHash, Error> {
-    let salt = SaltString::generate(&mut OsRng);
+impl Inner {
+    /// A slot for `caller`: the API takes a reserved one or a shared one,
+    /// whichever is free first; the site only a shared one.
+    async fn slot(&self, caller: Caller) -> Result<SemaphorePermit<'_>, tokio::sync::AcquireError> {
+        match caller {
+            Caller::Site => self.shared.acquire().await,
+            Caller::SimulatorApi => {
+                if let Ok(permit) = self.reserved.try_acquire() {
+                    return Ok(permit);
+                }
+                if let Ok(permit) = self.shared.try_acquire() {
+                    return Ok(permit);
+                }
+                tokio::select! {
+                    permit = self.reserved.acquire() => permit,
+                    permit = self.shared.acquire() => permit,
+                }
+            }
+        }
+    }
+
+    fn observe(&self, caller: Caller, waited: Duration, refused: bool) {
+        if let Some(observer) = &self.observer {
+            observer(HashEvent {
+                caller,
+                waited,
+                refused,
+            });
+        }
+    }
+}
+
+fn hash_with(
+    argon2: &Argon2<'_>,
+    password: &str,
+    memory: &mut [Block],
+) -> Result<PasswordHash, Error> {
+    let failed =
+        |err: &dyn std::fmt::Display| Error::Internal(format!("hashing failed: {err}").into());
+    let mut salt = [0u8; SALT_BYTES];
+    OsRng
+        .try_fill_bytes(&mut salt)
+        .map_err(|err| Error::Internal(Box::new(err)))?;
+    let mut out = [0u8; OUTPUT_BYTES];
     argon2
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| PasswordHash::from_phc(hash.to_string()))
-        .map_err(|err| Error::Internal(format!("hashing failed: {err}").into()))
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory)
+        .map_err(|err| failed(&err))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|err| failed(&err))?;
+    let phc = argon2::PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: argon2.params().try_into().map_err(|err| failed(&err))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|err| failed(&err))?),
+    };
+    Ok(PasswordHash::from_phc(phc.to_string()))
+}
+
+/// Whether `password` matches the PHC string `phc`, computed in `memory`.
+/// A string that does not parse, or asks for more memory than a slot has,
+/// matches nothing.
+fn verify_with(password: &str, phc: &str, memory: &mut [Block]) -> bool {
+    let Ok(parsed) = argon2::PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = parsed
+        .version
+        .and_then(|version| Version::try_from(version).ok())
+        .unwrap_or_default();
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    if params.block_count() > memory.len() {
+        tracing::warn!(
+            blocks = params.block_count(),
+            "a stored password hash asks for more memory than a hash slot has"
+        );
+        return false;
+    }
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory)
+        .is_ok()
+        && Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn hasher(cost: HashCost, slots: usize) -> Result<PasswordHasher, Error> {
+        PasswordHasher::new(cost, HashLimits::for_slots(slots), None)
+    }
+
     #[tokio::test]
     async fn owasp_hashes_are_argon2id_and_verify() -> Result<(), Error> {
-        let hasher = PasswordHasher::new(HashCost::OWASP, 2)?;
-        let hash = hasher.hash(&Password::parse("correct horse")?).await?;
+        let hasher = hasher(HashCost::OWASP, 2)?;
+        let hash = hasher
+            .hash(&Password::parse("correct horse")?, Caller::Site)
+            .await?;
         assert!(hash.as_phc().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher.verify("correct horse", Some(&hash)).await?);
-        assert!(!hasher.verify("wrong horse", Some(&hash)).await?);
-        assert!(!hasher.verify("correct horse", None).await?);
+        assert!(
+            hasher
+                .verify("correct horse", Some(&hash), Caller::Site)
+                .await?
+        );
+        assert!(
+            !hasher
+                .verify("wrong horse", Some(&hash), Caller::Site)
+                .await?
+        );
+        assert!(!hasher.verify("correct horse", None, Caller::Site).await?);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn hashes_made_by_the_argon2_crate_itself_verify() -> Result<(), Error> {
+        use argon2::password_hash::PasswordHasher as _;
+        let salt = SaltString::generate(&mut OsRng);
+        let made_elsewhere = Argon2::default()
+            .hash_password(b"older hash", &salt)
+            .map(|hash| PasswordHash::from_phc(hash.to_string()))
+            .map_err(|err| Error::Internal(err.to_string().into()))?;
+        let hasher = hasher(HashCost::OWASP, 2)?;
+        assert!(
+            hasher
+                .verify("older hash", Some(&made_elsewhere), Caller::Site)
+                .await?
+        );
+        assert!(
+            !hasher
+                .verify("other", Some(&made_elsewhere), Caller::Site)
+                .await?
+        );
         Ok(())
     }
 
     #[tokio::test]
     async fn same_password_gets_different_salts() -> Result<(), Error> {
-        let hasher = PasswordHasher::new(HashCost::INSECURE_MINIMUM, 2)?;
+        let hasher = hasher(HashCost::INSECURE_MINIMUM, 2)?;
         let password = Password::parse("pw")?;
-        assert_ne!(hasher.hash(&password).await?, hasher.hash(&password).await?);
+        assert_ne!(
+            hasher.hash(&password, Caller::Site).await?,
+            hasher.hash(&password, Caller::Site).await?
+        );
         Ok(())
     }
 
     #[tokio::test]
     async fn a_garbled_stored_hash_never_matches() -> Result<(), Error> {
-        let hasher = PasswordHasher::new(HashCost::INSECURE_MINIMUM, 1)?;
-        let garbled = PasswordHash::from_phc("not a phc string".into());
-        assert!(!hasher.verify("pw", Some(&garbled)).await?);
+        let hasher = hasher(HashCost::INSECURE_MINIMUM, 1)?;
+        for garbled in [
+            "not a phc string",
+            "$argon2id$v=19$m=999999999,t=2,p=1$c2FsdHNhbHQ$aGFzaA",
+            "$scrypt$ln=16,r=8,p=1$c2FsdA$aGFzaA",
+        ] {
+            let garbled = PasswordHash::from_phc(garbled.into());
+            assert!(!hasher.verify("pw", Some(&garbled), Caller::Site).await?);
+        }
+        Ok(())
+    }
+
+    /// With every shared slot busy and the site's queue full, a site
+    /// request is refused at once; an API request still gets its reserved
+    /// slot.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_site_cannot_take_the_apis_slot_and_its_queue_is_bounded() -> Result<(), Error> {
+        let limits = HashLimits {
+            slots: 2,
+            reserved_for_api: 1,
+            max_waiting: 1,
+            api_max_wait: Duration::from_secs(5),
+            site_max_wait: Duration::from_secs(5),
+        };
+        let hasher = PasswordHasher::new(HashCost::INSECURE_MINIMUM, limits, None)?;
+        // Hold the shared slot, and fill the site's queue.
+        let held = hasher
+            .inner
+            .shared
+            .acquire()
+            .await
+            .map_err(|err| Error::Internal(Box::new(err)))?;
+        let waiting = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move {
+                let password = Password::parse("queued")?;
+                hasher.hash(&password, Caller::Site).await
+            })
+        };
+        while hasher.load(Caller::Site).waiting == 0 {
+            tokio::task::yield_now().await;
+        }
+        let refused = hasher
+            .hash(&Password::parse("one too many")?, Caller::Site)
+            .await;
+        assert!(matches!(refused, Err(Error::Busy)), "{refused:?}");
+        assert_eq!(hasher.load(Caller::Site).refused, 1);
+        // The API's reserved slot is free.
+        hasher
+            .hash(&Password::parse("registration")?, Caller::SimulatorApi)
+            .await?;
+        drop(held);
+        waiting
+            .await
+            .map_err(|err| Error::Internal(Box::new(err)))??;
+        assert_eq!(hasher.load(Caller::Site).done, 1);
+        assert_eq!(hasher.load(Caller::SimulatorApi).done, 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn waiting_past_the_deadline_is_refused() -> Result<(), Error> {
+        let limits = HashLimits {
+            site_max_wait: Duration::from_millis(20),
+            ..HashLimits::for_slots(2)
+        };
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let observer: HashObserver = Arc::new({
+            let events = Arc::clone(&events);
+            move |event| {
+                events
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(event);
+            }
+        });
+        let hasher = PasswordHasher::new(HashCost::INSECURE_MINIMUM, limits, Some(observer))?;
+        let held = hasher
+            .inner
+            .shared
+            .acquire()
+            .await
+            .map_err(|err| Error::Internal(Box::new(err)))?;
+        let refused = hasher.verify("pw", None, Caller::Site).await;
+        assert!(matches!(refused, Err(Error::Busy)), "{refused:?}");
+        drop(held);
+        let events = events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        assert_eq!(events.len(), 1);
+        assert!(events[0].refused && events[0].waited >= Duration::from_millis(20));
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use argon2::password_hash::rand_core::{OsRng, RngCore as _};
 
-use crate::password::{HashCost, PasswordHasher};
+use crate::password::{Caller, HashCost, HashLimits, HashLoad, HashObserver, PasswordHasher};
 use crate::{
     Counts, Email, Error, MessageId, MessageText, NewUser, Page, PageRequest, Password,
     RecordStream, Store, Timeline, Timestamp, User, UserId, Username,
@@ -50,6 +50,8 @@ pub struct Registration<'a> {
     /// The password typed a second time, where the form asks for it (the
     /// web site does, the simulator API does not).
     pub password_confirmation: Option<&'a str>,
+    /// Who registers: decides which password-hashing slots it may use.
+    pub caller: Caller,
 }
 
 impl Registration<'_> {
@@ -169,7 +171,8 @@ pub fn system_clock() -> Timestamp {
 pub struct MiniTwitBuilder {
     store: Arc<dyn Store>,
     cost: HashCost,
-    max_concurrent_hashes: usize,
+    limits: HashLimits,
+    observer: Option<HashObserver>,
     clock: Clock,
 }
 
@@ -182,10 +185,27 @@ impl MiniTwitBuilder {
     }
 
     /// How many password hashes may run at once (default: the number of
-    /// CPUs). Each holds the cost's memory while it runs.
+    /// CPUs, at least 2), with the default sharing between the API and the
+    /// site ([`HashLimits::for_slots`]). Each slot keeps one buffer of the
+    /// cost's memory.
     #[must_use]
     pub fn max_concurrent_hashes(mut self, max: usize) -> Self {
-        self.max_concurrent_hashes = max;
+        self.limits = HashLimits::for_slots(max);
+        self
+    }
+
+    /// How password hashing is shared out and bounded (see
+    /// [`HashLimits`]).
+    #[must_use]
+    pub fn hash_limits(mut self, limits: HashLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Called for every request for a password hash (for metrics).
+    #[must_use]
+    pub fn hash_observer(mut self, observer: HashObserver) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -204,7 +224,7 @@ impl MiniTwitBuilder {
     pub fn build(self) -> Result<MiniTwit, Error> {
         Ok(MiniTwit {
             store: self.store,
-            hasher: PasswordHasher::new(self.cost, self.max_concurrent_hashes)?,
+            hasher: PasswordHasher::new(self.cost, self.limits, self.observer)?,
             clock: self.clock,
         })
     }
@@ -235,7 +255,8 @@ impl MiniTwit {
         MiniTwitBuilder {
             store,
             cost: HashCost::OWASP,
-            max_concurrent_hashes: std::thread::available_parallelism().map_or(2, usize::from),
+            limits: HashLimits::default(),
+            observer: None,
             clock: Arc::new(system_clock),
         }
     }
@@ -279,6 +300,11 @@ impl MiniTwit {
         let value = self.store.get_or_init_secret(name, &candidate).await?;
         let created = value == candidate;
         Ok(SharedSecret { value, created })
+    }
+
+    /// What password hashing is doing now for `caller`.
+    pub fn hash_load(&self, caller: Caller) -> HashLoad {
+        self.hasher.load(caller)
     }
 
     /// What the store holds: counts and `latest`, read in constant time.
@@ -345,7 +371,7 @@ impl MiniTwit {
             self.store.sync().await?;
             return Err(Error::UsernameTaken);
         }
-        let password_hash = self.hasher.hash(&password).await?;
+        let password_hash = self.hasher.hash(&password, form.caller).await?;
         let user = self
             .store
             .create_user(NewUser {
@@ -359,11 +385,12 @@ impl MiniTwit {
         Ok(user)
     }
 
-    /// Checks a username and password.
+    /// Checks a username and password (a sign-in on the site).
     ///
     /// # Errors
     /// [`Error::UnknownUsername`] or [`Error::WrongPassword`]; both take one
-    /// hash's time.
+    /// hash's time. [`Error::Busy`] when no hashing slot is free soon
+    /// enough.
     pub async fn authenticate(
         &self,
         username: &str,
@@ -375,6 +402,7 @@ impl MiniTwit {
             .verify(
                 password,
                 stored.as_ref().map(|stored| &stored.password_hash),
+                Caller::Site,
             )
             .await?;
         match stored {

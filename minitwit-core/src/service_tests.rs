@@ -13,9 +13,9 @@ use mockall::predicate::eq;
 use super::{Authenticated, MiniTwit, Registration};
 use crate::store::MockStore;
 use crate::{
-    Email, Error, ErrorKind, HashCost, Message, MessageId, MessageText, NewUser, PageRequest,
-    Password, PasswordHash, PasswordHasher, StoreError, StoredUser, Timeline, Timestamp, User,
-    UserId, Username,
+    Caller, Email, Error, ErrorKind, HashCost, HashLimits, Message, MessageId, MessageText,
+    NewUser, PageRequest, Password, PasswordHash, PasswordHasher, StoreError, StoredUser, Timeline,
+    Timestamp, User, UserId, Username,
 };
 
 const NOW: Timestamp = 1_700_000_000;
@@ -73,6 +73,7 @@ fn registration<'a>(
         email,
         password,
         password_confirmation,
+        caller: Caller::SimulatorApi,
     }
 }
 
@@ -240,18 +241,28 @@ fn register_hashes_the_password_and_creates_the_user() {
     let phc = new_user.password_hash.as_phc().to_owned();
     assert!(phc.starts_with("$argon2id$"), "not an argon2id PHC string");
     assert!(!phc.contains("a long passphrase"));
-    let hasher = PasswordHasher::new(HashCost::INSECURE_MINIMUM, 1).unwrap();
+    let hasher =
+        PasswordHasher::new(HashCost::INSECURE_MINIMUM, HashLimits::for_slots(1), None).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
     assert!(
         runtime
-            .block_on(hasher.verify("a long passphrase", Some(&new_user.password_hash)))
+            .block_on(hasher.verify(
+                "a long passphrase",
+                Some(&new_user.password_hash),
+                Caller::Site
+            ))
             .unwrap()
     );
     assert!(
         !runtime
-            .block_on(hasher.verify("another passphrase", Some(&new_user.password_hash)))
+            .block_on(hasher.verify(
+                "another passphrase",
+                Some(&new_user.password_hash),
+                Caller::Site
+            ))
             .unwrap()
     );
 }
@@ -293,9 +304,10 @@ async fn register_reports_a_lost_race_for_the_name_as_taken() {
 
 #[tokio::test]
 async fn authenticate_tells_unknown_users_wrong_and_right_passwords_apart() {
-    let hasher = PasswordHasher::new(HashCost::INSECURE_MINIMUM, 1).unwrap();
+    let hasher =
+        PasswordHasher::new(HashCost::INSECURE_MINIMUM, HashLimits::for_slots(1), None).unwrap();
     let hash = hasher
-        .hash(&Password::parse("right password").unwrap())
+        .hash(&Password::parse("right password").unwrap(), Caller::Site)
         .await
         .unwrap();
     let ada = user(1, "ada");

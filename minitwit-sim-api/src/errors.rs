@@ -49,7 +49,9 @@ impl ApiError {
 impl From<minitwit_core::Error> for ApiError {
     fn from(err: minitwit_core::Error) -> Self {
         let status = Status::from_code(err.status_code()).unwrap_or(Status::InternalServerError);
-        if status.code >= 500 {
+        if err.kind() == minitwit_core::ErrorKind::Busy {
+            tracing::debug!(error = %err, "request refused: too busy");
+        } else if status.code >= 500 {
             // The text a client reads hides the cause; the log keeps it.
             let source = err.source().map(ToString::to_string).unwrap_or_default();
             tracing::error!(status = status.code, error = %err, %source, "request failed");
@@ -58,13 +60,20 @@ impl From<minitwit_core::Error> for ApiError {
     }
 }
 
+/// What a `503` answer tells a client about when to try again, in seconds.
+pub(crate) const RETRY_AFTER_SECONDS: &str = "1";
+
 impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let body = ErrorJson {
             status: self.status.code,
             error_msg: self.message.into_owned(),
         };
-        (self.status, Json(body)).respond_to(req)
+        let mut response = (self.status, Json(body)).respond_to(req)?;
+        if self.status == Status::ServiceUnavailable {
+            response.set_raw_header("Retry-After", RETRY_AFTER_SECONDS);
+        }
+        Ok(response)
     }
 }
 

@@ -60,6 +60,7 @@ mod errors;
 mod json;
 mod latest;
 mod limit;
+mod openapi;
 mod routes;
 pub mod scenario;
 mod state;
@@ -105,10 +106,15 @@ pub fn stage(service: MiniTwit, config: ApiConfig) -> AdHoc {
             tracing::error!("the simulator API is already mounted on this Rocket");
             return Err(rocket);
         }
-        tracing::info!(%prefix, "mounting the simulator API");
+        tracing::debug!(%prefix, "mounting the simulator API");
+        let openapi = openapi::render(&prefix);
         Ok(rocket
             .mount(prefix.as_str(), routes::routes())
             .register(prefix.as_str(), errors::catchers())
-            .manage(ApiState { service, config }))
+            .manage(ApiState {
+                service,
+                config,
+                openapi,
+            }))
     })
 }

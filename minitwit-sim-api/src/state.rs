@@ -13,6 +13,8 @@ use crate::errors::ApiError;
 pub(crate) struct ApiState {
     pub(crate) service: MiniTwit,
     pub(crate) config: ApiConfig,
+    /// The OpenAPI document, rendered for this prefix.
+    pub(crate) openapi: String,
 }
 
 impl ApiState {

@@ -19,6 +19,7 @@
 //!         email: "grace@example.org",
 //!         password: "a long passphrase",
 //!         password_confirmation: None,
+//!         caller: minitwit_core::Caller::SimulatorApi,
 //!     })
 //!     .await?;
 //! service.post("Grace Hopper", "It's easier to ask forgiveness.").await?;

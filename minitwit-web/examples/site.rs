@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use minitwit_core::{MemoryStore, MiniTwit, Registration};
+use minitwit_core::{Caller, MemoryStore, MiniTwit, Registration};
 use minitwit_web::{WebConfig, stage};
 
 #[rocket::main]
@@ -18,6 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 email: &email,
                 password: "password",
                 password_confirmation: None,
+                caller: Caller::Site,
             })
             .await?;
     }

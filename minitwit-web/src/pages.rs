@@ -1,7 +1,9 @@
 //! The pages and actions of the site. Each handler parses, makes one call to
 //! the service and renders; guards decide who may do what.
 
-use minitwit_core::{Error, ErrorKind, MessageId, Page, PageRequest, Registration, User, texts};
+use minitwit_core::{
+    Caller, Error, ErrorKind, MessageId, Page, PageRequest, Registration, User, texts,
+};
 use rocket::form::Form;
 use rocket::http::{CookieJar, Status};
 use rocket::request::{FlashMessage, Outcome};
@@ -29,11 +31,14 @@ pub(crate) enum Reply {
 }
 
 /// Why a handler does not show its page: a failure shown as one of the
-/// site's error pages, or a signed-in visitor on a page for signing in.
+/// site's error pages, the site too busy, or a signed-in visitor on a page
+/// for signing in.
 #[derive(Debug)]
 pub(crate) enum PageError {
     /// The error page of this status.
     Status(Status),
+    /// The "busy" page: `503` with `Retry-After`.
+    Busy,
     /// A redirect to the visitor's timeline.
     SignedIn,
 }
@@ -49,6 +54,10 @@ impl From<NotSignedOut> for PageError {
 
 impl From<Error> for PageError {
     fn from(err: Error) -> Self {
+        if err.kind() == ErrorKind::Busy {
+            tracing::debug!(error = %err, "request refused: too busy");
+            return Self::Busy;
+        }
         match err.kind() {
             ErrorKind::Unavailable | ErrorKind::Internal => {
                 tracing::error!(error = %err, source = ?std::error::Error::source(&err), "request failed");
@@ -63,6 +72,21 @@ impl<'r> Responder<'r, 'static> for PageError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         match self {
             Self::Status(status) => Err(status),
+            Self::Busy => {
+                let page = ErrorPage {
+                    layout: Layout::new("Busy", None, None),
+                    status: Status::ServiceUnavailable.code,
+                    message: texts::BUSY.to_owned(),
+                    offer_sign_in: false,
+                };
+                let mut response = (
+                    Status::ServiceUnavailable,
+                    Template::render("error.html", page),
+                )
+                    .respond_to(req)?;
+                response.set_raw_header("Retry-After", "1");
+                Ok(response)
+            }
             Self::SignedIn => Redirect::to("/").respond_to(req),
         }
     }
@@ -317,6 +341,7 @@ async fn register(
         email: &form.email,
         password: &form.password,
         password_confirmation: Some(&form.password2),
+        caller: Caller::Site,
     };
     match site.service.register(registration).await {
         Ok(_) => {

@@ -97,13 +97,13 @@ fn describe_output(out: &Output) -> String {
 
 async fn backup_store(raw_url: &str, out: &Output) -> anyhow::Result<BackupSummary> {
     let url = StoreUrl::parse(raw_url)?;
-    if let StoreUrl::Sled(path) = &url {
-        if !path.join("db").is_file() {
-            bail!(
-                "there is no sled store at {}: give the directory a server was started with",
-                path.display()
-            );
-        }
+    if let StoreUrl::Sled(path) = &url
+        && !path.join("db").is_file()
+    {
+        bail!(
+            "there is no sled store at {}: give the directory a server was started with",
+            path.display()
+        );
     }
     let opened = stores::open(&url, &command_settings()?).await?;
     if opened.created {

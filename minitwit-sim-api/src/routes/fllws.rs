@@ -9,15 +9,27 @@ use crate::errors::ApiError;
 use crate::json::JsonBody;
 use crate::limit::Limit;
 use crate::state::ApiState;
-use crate::types::{FollowRequest, FollowsJson};
+use crate::types::{ErrorJson, FollowRequest, FollowsJson};
 
 pub(super) fn routes() -> Vec<Route> {
     routes![follows, change]
 }
 
 /// Whom `username` follows.
+#[utoipa::path(
+    get,
+    path = "/fllws/{username}",
+    operation_id = "follows",
+    tag = "follows",
+    params(super::UsernameParam, super::NoParam),
+    responses(
+        (status = 200, description = "Up to `no` users the user follows", body = FollowsJson),
+        (status = 404, description = "No user has this name", body = ErrorJson),
+    ),
+    security(("basic" = [])),
+)]
 #[get("/fllws/<username>")]
-async fn follows(
+pub(crate) async fn follows(
     _auth: Authorized,
     username: &str,
     no: Limit,
@@ -32,8 +44,25 @@ async fn follows(
 }
 
 /// Follows or unfollows, as the body says.
+///
+/// Follows are a set: following twice, or unfollowing someone not
+/// followed, changes nothing and is a `204`.
+#[utoipa::path(
+    post,
+    path = "/fllws/{username}",
+    operation_id = "change_follow",
+    tag = "follows",
+    params(super::UsernameParam),
+    request_body(content = FollowRequest, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Followed or unfollowed (or nothing to change)"),
+        (status = 400, description = "Neither or both of `follow` and `unfollow`, or following oneself", body = ErrorJson),
+        (status = 404, description = "No user has this name, or the one to (un)follow does not exist", body = ErrorJson),
+    ),
+    security(("basic" = [])),
+)]
 #[post("/fllws/<username>", data = "<body>")]
-async fn change(
+pub(crate) async fn change(
     _auth: Authorized,
     username: &str,
     api: &State<ApiState>,

@@ -11,9 +11,19 @@ pub(super) fn routes() -> Vec<Route> {
     routes![latest]
 }
 
-/// Needs no credential and records nothing.
+/// The last recorded `latest`.
+///
+/// Needs no credential and records nothing: `-1` until a request carried
+/// `latest`.
+#[utoipa::path(
+    get,
+    path = "/latest",
+    operation_id = "latest",
+    tag = "scenario",
+    responses((status = 200, description = "The last recorded `latest`", body = LatestJson)),
+)]
 #[get("/latest")]
-async fn latest(api: &State<ApiState>) -> Result<Json<LatestJson>, ApiError> {
+pub(crate) async fn latest(api: &State<ApiState>) -> Result<Json<LatestJson>, ApiError> {
     let latest = api.service.latest().await?;
     Ok(Json(LatestJson { latest }))
 }

@@ -10,7 +10,7 @@ use crate::errors::ApiError;
 use crate::json::JsonBody;
 use crate::limit::Limit;
 use crate::state::ApiState;
-use crate::types::{MessageJson, PostMessageRequest};
+use crate::types::{ErrorJson, MessageJson, PostMessageRequest};
 
 pub(super) fn routes() -> Vec<Route> {
     routes![public, by_user, post]
@@ -21,8 +21,17 @@ fn render(page: &Page) -> Json<Vec<MessageJson>> {
 }
 
 /// Everyone's messages, newest first.
+#[utoipa::path(
+    get,
+    path = "/msgs",
+    operation_id = "messages",
+    tag = "messages",
+    params(super::NoParam),
+    responses((status = 200, description = "Up to `no` messages, newest first", body = Vec<MessageJson>)),
+    security(("basic" = [])),
+)]
 #[get("/msgs")]
-async fn public(
+pub(crate) async fn public(
     _auth: Authorized,
     no: Limit,
     api: &State<ApiState>,
@@ -35,8 +44,20 @@ async fn public(
 }
 
 /// One user's messages, newest first.
+#[utoipa::path(
+    get,
+    path = "/msgs/{username}",
+    operation_id = "user_messages",
+    tag = "messages",
+    params(super::UsernameParam, super::NoParam),
+    responses(
+        (status = 200, description = "Up to `no` of the user's messages, newest first", body = Vec<MessageJson>),
+        (status = 404, description = "No user has this name", body = ErrorJson),
+    ),
+    security(("basic" = [])),
+)]
 #[get("/msgs/<username>")]
-async fn by_user(
+pub(crate) async fn by_user(
     _auth: Authorized,
     username: &str,
     no: Limit,
@@ -50,8 +71,22 @@ async fn by_user(
 }
 
 /// Posts a message as `username`.
+#[utoipa::path(
+    post,
+    path = "/msgs/{username}",
+    operation_id = "post_message",
+    tag = "messages",
+    params(super::UsernameParam),
+    request_body(content = PostMessageRequest, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Posted"),
+        (status = 400, description = "The content is missing, empty or too long", body = ErrorJson),
+        (status = 404, description = "No user has this name", body = ErrorJson),
+    ),
+    security(("basic" = [])),
+)]
 #[post("/msgs/<username>", data = "<body>")]
-async fn post(
+pub(crate) async fn post(
     _auth: Authorized,
     username: &str,
     api: &State<ApiState>,

@@ -1,6 +1,6 @@
 //! `POST /register`.
 
-use minitwit_core::Registration;
+use minitwit_core::{Caller, Registration};
 use rocket::response::status::NoContent;
 use rocket::{Route, State, post, routes};
 
@@ -8,15 +8,31 @@ use crate::auth::Authorized;
 use crate::errors::ApiError;
 use crate::json::JsonBody;
 use crate::state::ApiState;
-use crate::types::RegisterRequest;
+use crate::types::{ErrorJson, RegisterRequest};
 
 pub(super) fn routes() -> Vec<Route> {
     routes![register]
 }
 
-/// The core validates, in the contract's order, and says what is wrong.
+/// Registers a user.
+///
+/// Checked in this order, each a `400` with its text: a username, an e-mail
+/// address with `@`, a password, a name not taken (and not one that could
+/// deceive: a page of the site, only dots, invisible characters).
+#[utoipa::path(
+    post,
+    path = "/register",
+    operation_id = "register",
+    tag = "users",
+    request_body(content = RegisterRequest, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Registered"),
+        (status = 400, description = "The username, e-mail address or password is missing or invalid, or the name is taken", body = ErrorJson),
+    ),
+    security(("basic" = [])),
+)]
 #[post("/register", data = "<body>")]
-async fn register(
+pub(crate) async fn register(
     _auth: Authorized,
     api: &State<ApiState>,
     body: JsonBody<RegisterRequest>,
@@ -31,6 +47,7 @@ async fn register(
         email: email.as_deref().unwrap_or_default(),
         password: pwd.as_deref().unwrap_or_default(),
         password_confirmation: None,
+        caller: Caller::SimulatorApi,
     };
     api.service.register(form).await?;
     Ok(NoContent)

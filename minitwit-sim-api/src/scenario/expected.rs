@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use minitwit_core::{Error, MessageText, Registration, Username, check_follow};
+use minitwit_core::{Caller, Error, MessageText, Registration, Username, check_follow};
 
 use super::{Action, ActionKind};
 
@@ -55,6 +55,7 @@ impl ExpectedState {
                     email,
                     password,
                     password_confirmation: None,
+                    caller: Caller::SimulatorApi,
                 };
                 let valid = match form.validate() {
                     Ok(valid) => valid,

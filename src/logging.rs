@@ -1,0 +1,71 @@
+//! Logging through `tracing` to standard error: human-readable text, or
+//! JSON lines with `MINITWIT_LOG_FORMAT=json`; filtered by `MINITWIT_LOG`.
+//! Lines go through a background writer, so a slow terminal or pipe never
+//! holds up a request (under extreme load, lines are dropped rather than
+//! requests delayed).
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::EnvFilter;
+
+/// The log filter without `MINITWIT_LOG`: our own information (one line per
+/// request included), but only warnings from Rocket and its template
+/// engine, whose start-up report would be most of the output.
+pub const DEFAULT_FILTER: &str = "info,rocket=warn,rocket_dyn_templates=warn";
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// For people (colours on a terminal).
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Logging as configured, or what is wrong with the configuration.
+pub struct Logging {
+    /// The format in use.
+    pub format: Format,
+    /// Flushes the background writer when dropped: keep it until exit.
+    _guard: WorkerGuard,
+}
+
+/// Reads `MINITWIT_LOG` and `MINITWIT_LOG_FORMAT` and installs the
+/// subscriber.
+///
+/// # Errors
+/// A filter or format that does not parse, with what to write instead.
+pub fn init() -> Result<Logging, String> {
+    let filter = match std::env::var("MINITWIT_LOG") {
+        Ok(raw) if !raw.trim().is_empty() => EnvFilter::try_new(&raw).map_err(|err| {
+            format!(
+                "MINITWIT_LOG={raw:?} is not a log filter ({err}); write a level such as \
+                 `info` or `debug`, or directives such as `warn,minitwit=debug`"
+            )
+        })?,
+        _ => EnvFilter::new(DEFAULT_FILTER),
+    };
+    let format = match std::env::var("MINITWIT_LOG_FORMAT").as_deref() {
+        Ok("json") => Format::Json,
+        Ok("text") | Err(_) => Format::Text,
+        Ok(other) => {
+            return Err(format!(
+                "MINITWIT_LOG_FORMAT={other:?} is not a log format: write text or json"
+            ));
+        }
+    };
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    // Another subscriber (in tests) is fine: keep it.
+    let _ = match format {
+        Format::Json => builder.json().flatten_event(true).try_init(),
+        Format::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
+    Ok(Logging {
+        format,
+        _guard: guard,
+    })
+}

@@ -1,0 +1,123 @@
+//! Every request: an id (the client's `X-Request-Id` when it is a sane one,
+//! else a new one) returned in `X-Request-Id`, one log line, and its count
+//! and latency in the metrics, by route template.
+//!
+//! The log line holds the id, the method, the route template (never the raw
+//! path or the query, which can carry names and `latest`), the status and
+//! the latency: no header, cookie or body ever reaches it.
+
+use std::time::Instant;
+
+use metrics::{counter, histogram};
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::Header;
+use rocket::{Data, Request, Response};
+
+/// The header that carries a request's id.
+pub const REQUEST_ID: &str = "X-Request-Id";
+
+/// The longest request id taken from a client.
+const MAX_ID_LEN: usize = 128;
+
+/// What the fairing keeps about a request between its arrival and answer.
+struct Meta {
+    id: String,
+    started: Instant,
+}
+
+/// The fairing (see the module docs).
+pub struct RequestLog;
+
+/// The client's id when it is short and plain (so it cannot forge log
+/// lines), else a fresh random one.
+fn request_id(given: Option<&str>) -> String {
+    match given {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= MAX_ID_LEN
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b)) =>
+        {
+            id.to_owned()
+        }
+        _ => format!("{:032x}", rand::random::<u128>()),
+    }
+}
+
+#[rocket::async_trait]
+impl Fairing for RequestLog {
+    fn info(&self) -> Info {
+        Info {
+            name: "MiniTwit request ids, logs and metrics",
+            kind: Kind::Request | Kind::Response,
+        }
+    }
+
+    async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        let id = request_id(req.headers().get_one(REQUEST_ID));
+        req.local_cache(|| Meta {
+            id,
+            started: Instant::now(),
+        });
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let meta = req.local_cache(|| Meta {
+            id: request_id(None),
+            started: Instant::now(),
+        });
+        let latency = meta.started.elapsed();
+        let route = req.route().map_or_else(
+            || "unmatched".to_owned(),
+            |route| route.uri.path().to_owned(),
+        );
+        let method = req.method().as_str();
+        let status = res.status().code;
+        counter!(
+            "minitwit_http_requests_total",
+            "method" => method,
+            "route" => route.clone(),
+            "status" => status.to_string()
+        )
+        .increment(1);
+        histogram!(
+            "minitwit_http_request_duration_seconds",
+            "method" => method,
+            "route" => route.clone()
+        )
+        .record(latency.as_secs_f64());
+        tracing::info!(
+            target: "minitwit::request",
+            request_id = %meta.id,
+            method,
+            route,
+            status,
+            latency_ms = latency.as_secs_f64() * 1_000.0,
+            "answered"
+        );
+        res.set_header(Header::new(REQUEST_ID, meta.id.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sane_ids_are_kept_and_others_replaced() {
+        for kept in [
+            "abc-123",
+            "f81d4fae-7dec-11d0-a765-00a0c91e6bf6",
+            "a:b/c+d=e",
+        ] {
+            assert_eq!(request_id(Some(kept)), kept);
+        }
+        for replaced in ["", "with space", "line\nbreak", "é", &"x".repeat(129)] {
+            let id = request_id(Some(replaced));
+            assert_eq!(id.len(), 32, "{replaced:?}");
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+        assert_ne!(request_id(None), request_id(None));
+    }
+}
