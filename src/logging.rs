@@ -9,8 +9,11 @@ use tracing_subscriber::EnvFilter;
 
 /// The log filter without `MINITWIT_LOG`: our own information (one line per
 /// request included), but only warnings from Rocket and its template
-/// engine, whose start-up report would be most of the output.
-pub const DEFAULT_FILTER: &str = "info,rocket=warn,rocket_dyn_templates=warn";
+/// engine, whose start-up report would be most of the output, and only
+/// errors from Rocket's launch and request handling (our banner and request
+/// lines say it better).
+pub const DEFAULT_FILTER: &str =
+    "info,rocket=warn,rocket::launch=error,rocket::server=error,rocket_dyn_templates=warn";
 
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

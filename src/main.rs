@@ -9,6 +9,7 @@ mod backup;
 mod cli;
 mod logging;
 mod ops;
+mod preflight;
 mod replay;
 mod server;
 mod settings;
@@ -42,11 +43,48 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // Once: as a JSON line where logs are JSON, else as text.
+            let message = describe_error(&err);
             match logging.format {
-                logging::Format::Json => tracing::error!("{err:#}"),
-                logging::Format::Text => eprintln!("error: {err:#}"),
+                logging::Format::Json => tracing::error!("{message}"),
+                logging::Format::Text => eprintln!("error: {message}"),
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error and its causes, each once: libraries often repeat their
+/// cause's text in their own message and give it as a source too.
+fn describe_error(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_said_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let repeated = anyhow::Error::new(io)
+            .context("connection refused")
+            .context("cannot connect to Redis at redis://h: connection refused")
+            .context("cannot use the Redis store redis://h");
+        assert_eq!(
+            describe_error(&repeated),
+            "cannot use the Redis store redis://h: cannot connect to Redis at redis://h: \
+             connection refused"
+        );
     }
 }

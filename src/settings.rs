@@ -52,7 +52,43 @@ pub struct Settings {
     /// `MINITWIT_METRICS_TOKEN`: when set, `/metrics` wants
     /// `Authorization: Bearer TOKEN`.
     pub metrics_token: Option<String>,
+    /// `MINITWIT_RATE_SIGN_IN_PER_ADDRESS`: sign-in attempts per client
+    /// address and minute (0: no limit).
+    pub rate_sign_in_per_address: u32,
+    /// `MINITWIT_RATE_SIGN_IN_PER_USERNAME`: sign-in attempts per username
+    /// and minute (0: no limit).
+    pub rate_sign_in_per_username: u32,
+    /// `MINITWIT_RATE_SIGN_UP_PER_ADDRESS`: sign-up attempts per client
+    /// address and minute (0: no limit).
+    pub rate_sign_up_per_address: u32,
+    /// `MINITWIT_RATE_POSTS_PER_USER`: posts on the site per user and minute
+    /// (0: no limit).
+    pub rate_posts_per_user: u32,
+    /// `MINITWIT_TRUSTED_PROXIES`: addresses or networks (comma-separated)
+    /// whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: String,
+    /// `MINITWIT_SESSION_DAYS`: how long a sign-in on the site lasts.
+    pub session_days: u32,
 }
+
+/// Stores one credential read from the environment into the settings.
+type SetCredential = fn(&mut Settings, String);
+
+/// The settings that are credentials: read from the environment exactly as
+/// written (a password of digits stays text, quotes stay quotes), never
+/// parsed as TOML values the way other variables are.
+const CREDENTIALS: [(&str, SetCredential); 4] = [
+    ("API_USER", |settings, value| settings.api_user = value),
+    ("API_PASSWORD", |settings, value| {
+        settings.api_password = value
+    }),
+    ("ADMIN_TOKEN", |settings, value| {
+        settings.admin_token = Some(value);
+    }),
+    ("METRICS_TOKEN", |settings, value| {
+        settings.metrics_token = Some(value);
+    }),
+];
 
 impl Default for Settings {
     fn default() -> Self {
@@ -75,6 +111,12 @@ impl Default for Settings {
             backup_dir: "./minitwit-backups".into(),
             backup_keep: 24,
             metrics_token: None,
+            rate_sign_in_per_address: 60,
+            rate_sign_in_per_username: 10,
+            rate_sign_up_per_address: 30,
+            rate_posts_per_user: 30,
+            trusted_proxies: String::new(),
+            session_days: 30,
         }
     }
 }
@@ -86,11 +128,51 @@ impl Settings {
     /// # Errors
     /// A setting of the wrong type.
     pub fn load(rocket_figment: &Figment) -> Result<Self, Box<rocket::figment::Error>> {
-        Figment::from(Serialized::defaults(Self::default()))
+        let credentials = CREDENTIALS.map(|(name, _)| name);
+        let mut settings: Self = Figment::from(Serialized::defaults(Self::default()))
             .merge(rocket_figment.focus("minitwit"))
-            .merge(Env::prefixed("MINITWIT_"))
+            .merge(Env::prefixed("MINITWIT_").ignore(&credentials))
             .extract()
-            .map_err(Box::new)
+            .map_err(Box::new)?;
+        for (name, set) in CREDENTIALS {
+            if let Ok(value) = std::env::var(format!("MINITWIT_{name}")) {
+                set(&mut settings, value);
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The trusted proxies, parsed.
+    ///
+    /// # Errors
+    /// An entry that is neither an address nor a network.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "MINITWIT_TRUSTED_PROXIES holds {entry:?}, which is neither an address \
+                             (10.0.0.1, ::1) nor a network (10.0.0.0/8)"
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// The site's rate limits.
+    pub fn rate_limits(&self) -> minitwit_web::RateLimits {
+        minitwit_web::RateLimits {
+            sign_in_per_address: self.rate_sign_in_per_address,
+            sign_in_per_username: self.rate_sign_in_per_username,
+            sign_up_per_address: self.rate_sign_up_per_address,
+            posts_per_user: self.rate_posts_per_user,
+        }
     }
 
     /// The scheduled backups these settings ask for, if any.
@@ -158,6 +240,40 @@ mod tests {
             assert_eq!(settings.max_no, 50);
             Ok(())
         });
+    }
+
+    #[test]
+    fn credentials_are_read_as_written() {
+        rocket::figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("MINITWIT_API_PASSWORD", "0123");
+            jail.set_env("MINITWIT_API_USER", "\"quoted\"");
+            jail.set_env("MINITWIT_ADMIN_TOKEN", "true");
+            jail.set_env("MINITWIT_METRICS_TOKEN", "[1, 2]");
+            let settings = Settings::load(&rocket::Config::figment()).map_err(|err| *err)?;
+            assert_eq!(settings.api_password, "0123");
+            assert_eq!(settings.api_user, "\"quoted\"");
+            assert_eq!(settings.admin_token.as_deref(), Some("true"));
+            assert_eq!(settings.metrics_token.as_deref(), Some("[1, 2]"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_networks() {
+        let mut settings = Settings::default();
+        assert!(
+            settings
+                .trusted_proxies()
+                .is_ok_and(|proxies| proxies.is_empty())
+        );
+        settings.trusted_proxies = "10.0.0.0/8, 127.0.0.1,::1".into();
+        let proxies = settings.trusted_proxies().unwrap_or_default();
+        assert_eq!(proxies.len(), 3);
+        assert_eq!(proxies[1].to_string(), "127.0.0.1/32");
+        settings.trusted_proxies = "10.0.0.0/8, my-proxy".into();
+        let err = settings.trusted_proxies().err().map(|err| err.to_string());
+        assert!(err.is_some_and(|err| err.contains("\"my-proxy\"")));
     }
 
     #[test]

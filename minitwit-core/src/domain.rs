@@ -5,10 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::Error;
+use crate::{Error, Username};
 
-/// Longest accepted username, in Unicode scalar values (characters).
-pub const MAX_USERNAME_CHARS: usize = 100;
 /// Longest accepted e-mail address, in bytes (RFC 5321's path limit).
 pub const MAX_EMAIL_BYTES: usize = 254;
 /// Longest accepted password, in bytes. Long enough for any passphrase, short
@@ -41,60 +39,6 @@ pub struct MessageId(pub u64);
 
 /// Seconds since the Unix epoch.
 pub type Timestamp = i64;
-
-/// A username: 1 to [`MAX_USERNAME_CHARS`] characters, any Unicode (spaces
-/// included) except control characters.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Username(String);
-
-impl Username {
-    /// Validates `raw` as a username.
-    ///
-    /// # Errors
-    /// [`Error::MissingUsername`] when empty, [`Error::UsernameTooLong`] or
-    /// [`Error::UsernameInvalid`] otherwise.
-    pub fn parse(raw: &str) -> Result<Self, Error> {
-        Self::from_stored(raw)
-    }
-
-    /// A username read back from a store or a backup. It is checked only
-    /// for what every username ever accepted has (1 to
-    /// [`MAX_USERNAME_CHARS`] characters, no control characters), so data
-    /// written under older rules still reads.
-    ///
-    /// # Errors
-    /// As [`parse`](Self::parse), for those checks.
-    pub fn from_stored(raw: &str) -> Result<Self, Error> {
-        if raw.is_empty() {
-            return Err(Error::MissingUsername);
-        }
-        if raw.chars().count() > MAX_USERNAME_CHARS {
-            return Err(Error::UsernameTooLong);
-        }
-        if raw.chars().any(char::is_control) {
-            return Err(Error::UsernameInvalid);
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    /// The username as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Username {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl AsRef<str> for Username {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
 
 /// An e-mail address: non-empty, contains `@`, at most [`MAX_EMAIL_BYTES`].
 /// Nothing more is checked: only a mail that arrives proves an address.
@@ -327,35 +271,6 @@ pub struct Page {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn usernames_take_spaces_and_any_unicode() {
-        for name in ["Roger Histand", "Zoë Ångström", "李小龍", "a", "🦀 crab"] {
-            assert_eq!(
-                Username::parse(name).map(|u| u.to_string()).ok(),
-                Some(name.to_owned())
-            );
-        }
-    }
-
-    #[test]
-    fn usernames_are_bounded() {
-        assert!(matches!(Username::parse(""), Err(Error::MissingUsername)));
-        let longest = "é".repeat(MAX_USERNAME_CHARS);
-        assert!(Username::parse(&longest).is_ok());
-        assert!(matches!(
-            Username::parse(&format!("{longest}x")),
-            Err(Error::UsernameTooLong)
-        ));
-        assert!(matches!(
-            Username::parse("tab\there"),
-            Err(Error::UsernameInvalid)
-        ));
-        assert!(matches!(
-            Username::parse("line\nbreak"),
-            Err(Error::UsernameInvalid)
-        ));
-    }
 
     #[test]
     fn emails_need_an_at_sign() {

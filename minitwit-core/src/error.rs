@@ -43,6 +43,13 @@ pub enum Error {
     /// A username with a control character (tab, newline, ...).
     #[error("The username may not contain control characters")]
     UsernameInvalid,
+    /// A username with an invisible formatting character (Unicode category
+    /// Cf: a bidirectional override, a zero-width character, ...).
+    #[error("The username may not contain invisible formatting characters")]
+    UsernameInvisible,
+    /// A username that is a page of the site, or only dots.
+    #[error("This name belongs to a page of the site; choose another username")]
+    UsernameReserved,
     /// An empty e-mail address, or one without `@`.
     #[error("You have to enter a valid email address")]
     InvalidEmail,
@@ -128,6 +135,8 @@ impl Error {
             Self::MissingUsername
             | Self::UsernameTooLong
             | Self::UsernameInvalid
+            | Self::UsernameInvisible
+            | Self::UsernameReserved
             | Self::InvalidEmail
             | Self::EmailTooLong
             | Self::MissingPassword

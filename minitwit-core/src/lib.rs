@@ -56,14 +56,15 @@ mod password;
 mod records;
 mod service;
 mod store;
+mod username;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
 pub use domain::{
     Email, MAX_EMAIL_BYTES, MAX_ENCODED_BYTES_PER_CHAR, MAX_MESSAGE_CHARS, MAX_PASSWORD_BYTES,
-    MAX_REQUEST_BODY_BYTES, MAX_USERNAME_CHARS, Message, MessageId, MessageText, NewUser, Page,
-    PageRequest, Password, PasswordHash, StoredUser, Timeline, Timestamp, User, UserId, Username,
+    MAX_REQUEST_BODY_BYTES, Message, MessageId, MessageText, NewUser, Page, PageRequest, Password,
+    PasswordHash, StoredUser, Timeline, Timestamp, User, UserId,
 };
 pub use error::{BoxError, Error, ErrorKind, StoreError, texts};
 pub use memory::MemoryStore;
@@ -77,3 +78,4 @@ pub use service::{
     system_clock,
 };
 pub use store::Store;
+pub use username::{MAX_USERNAME_CHARS, RESERVED_USERNAMES, Username, normalize};

@@ -8,7 +8,7 @@ use argon2::password_hash::rand_core::{OsRng, RngCore as _};
 use crate::password::{Caller, HashCost, HashLimits, HashLoad, HashObserver, PasswordHasher};
 use crate::{
     Counts, Email, Error, MessageId, MessageText, NewUser, Page, PageRequest, Password,
-    RecordStream, Store, Timeline, Timestamp, User, UserId, Username,
+    RecordStream, Store, StoredUser, Timeline, Timestamp, User, UserId, Username, normalize,
 };
 
 /// A user named by id (a signed-in session) or by name (a URL).
@@ -174,6 +174,7 @@ pub struct MiniTwitBuilder {
     limits: HashLimits,
     observer: Option<HashObserver>,
     clock: Clock,
+    reserved: Vec<String>,
 }
 
 impl MiniTwitBuilder {
@@ -209,6 +210,16 @@ impl MiniTwitBuilder {
         self
     }
 
+    /// Names that registrations may not take, beyond
+    /// [`RESERVED_USERNAMES`](crate::RESERVED_USERNAMES): the first path
+    /// segments of whatever else the application serves (such as a
+    /// simulator API mounted under another prefix). Compared ignoring case.
+    #[must_use]
+    pub fn reserve_usernames(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.reserved.extend(names);
+        self
+    }
+
     /// Where `pub_date` comes from (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Clock) -> Self {
@@ -226,6 +237,7 @@ impl MiniTwitBuilder {
             store: self.store,
             hasher: PasswordHasher::new(self.cost, self.limits, self.observer)?,
             clock: self.clock,
+            reserved: Arc::new(self.reserved),
         })
     }
 }
@@ -239,6 +251,7 @@ pub struct MiniTwit {
     store: Arc<dyn Store>,
     hasher: PasswordHasher,
     clock: Clock,
+    reserved: Arc<Vec<String>>,
 }
 
 impl std::fmt::Debug for MiniTwit {
@@ -257,6 +270,7 @@ impl MiniTwit {
             cost: HashCost::OWASP,
             limits: HashLimits::default(),
             observer: None,
+            reserved: Vec::new(),
             clock: Arc::new(system_clock),
         }
     }
@@ -291,8 +305,12 @@ impl MiniTwit {
     }
 
     /// The secret `name` kept in the store, made now (`bytes` random bytes)
-    /// when the store has none.
-    async fn shared_secret(&self, name: &str, bytes: usize) -> Result<SharedSecret, Error> {
+    /// when the store has none: a key every instance on the store shares
+    /// (and a backup carries).
+    ///
+    /// # Errors
+    /// As [`session_key`](Self::session_key).
+    pub async fn shared_secret(&self, name: &str, bytes: usize) -> Result<SharedSecret, Error> {
         let mut candidate = vec![0u8; bytes];
         OsRng
             .try_fill_bytes(&mut candidate)
@@ -358,6 +376,16 @@ impl MiniTwit {
     /// # Errors
     /// The first failed check's error, [`Error::UsernameTaken`] included.
     pub async fn register(&self, form: Registration<'_>) -> Result<User, Error> {
+        // The application's own reserved names are a username mistake too,
+        // reported before anything about the other fields.
+        if let Ok(name) = Username::parse(form.username)
+            && self
+                .reserved
+                .iter()
+                .any(|reserved| reserved.eq_ignore_ascii_case(name.as_str()))
+        {
+            return Err(Error::UsernameReserved);
+        }
         let ValidRegistration {
             username,
             email,
@@ -396,7 +424,7 @@ impl MiniTwit {
         username: &str,
         password: &str,
     ) -> Result<Authenticated, Error> {
-        let stored = self.store.user_by_name(username).await?;
+        let stored = self.stored_by_name(username).await?;
         let matches = self
             .hasher
             .verify(
@@ -450,9 +478,21 @@ impl MiniTwit {
     async fn find(&self, user: UserRef<'_>) -> Result<Option<User>, Error> {
         let stored = match user {
             UserRef::Id(id) => self.store.user_by_id(id).await?,
-            UserRef::Name(name) => self.store.user_by_name(name).await?,
+            UserRef::Name(name) => self.stored_by_name(name).await?,
         };
         Ok(stored.map(|stored| stored.user))
+    }
+
+    /// The user named `name` in either Unicode spelling: names are stored
+    /// in normalization form C; one stored before names were normalized is
+    /// found by its exact spelling.
+    async fn stored_by_name(&self, name: &str) -> Result<Option<StoredUser>, Error> {
+        let normalized = normalize(name);
+        let found = self.store.user_by_name(&normalized).await?;
+        if found.is_none() && normalized != name {
+            return Ok(self.store.user_by_name(name).await?);
+        }
+        Ok(found)
     }
 
     /// Posts a message by `author`, dated now.

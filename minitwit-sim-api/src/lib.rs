@@ -64,6 +64,7 @@ mod openapi;
 mod routes;
 pub mod scenario;
 mod state;
+mod stream;
 mod types;
 
 use minitwit_core::MiniTwit;

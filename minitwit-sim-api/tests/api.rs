@@ -45,6 +45,7 @@ at_every_prefix!(
     bad_bodies_get_json_errors,
     unknown_routes_get_json_errors,
     names_with_spaces_and_unicode_work_in_paths,
+    names_that_could_deceive_are_refused,
     no_answer_leaks_a_password_or_hash,
 );
 
@@ -556,4 +557,51 @@ async fn no_answer_leaks_a_password_or_hash(api: Api) {
         assert!(!body.contains(password), "{body}");
         assert!(!body.contains("pw-bob"), "{body}");
     }
+}
+
+async fn names_that_could_deceive_are_refused(api: Api) {
+    for (name, text) in [
+        (
+            "public",
+            "This name belongs to a page of the site; choose another username",
+        ),
+        (
+            "Logout",
+            "This name belongs to a page of the site; choose another username",
+        ),
+        (
+            "..",
+            "This name belongs to a page of the site; choose another username",
+        ),
+        (
+            "admin\u{202e}nimda",
+            "The username may not contain invisible formatting characters",
+        ),
+        (
+            "zero\u{200b}width",
+            "The username may not contain invisible formatting characters",
+        ),
+    ] {
+        let body = json!({"username": name, "email": "x@example.org", "pwd": "pw"});
+        api.post("/register", &body.to_string())
+            .await
+            .assert_error_msg(400, text);
+    }
+    // One name in two Unicode spellings: taken, and found by either.
+    api.register("Åsa").await;
+    let decomposed = "A\u{30a}sa";
+    let body = json!({"username": decomposed, "email": "x@example.org", "pwd": "pw"});
+    api.post("/register", &body.to_string())
+        .await
+        .assert_error_msg(400, "The username is already taken");
+    api.tweet(decomposed, "posted with the decomposed spelling")
+        .await;
+    let messages = api.messages(&format!("/msgs/{}", encode("Åsa"))).await;
+    assert_eq!(
+        messages,
+        [(
+            "Åsa".to_owned(),
+            "posted with the decomposed spelling".to_owned()
+        )]
+    );
 }

@@ -1,29 +1,83 @@
-//! Avatars: the Gravatar hash of an e-mail address, and an identicon drawn
-//! from it, served by this site so pages load nothing from third parties.
+//! Avatars: an identicon drawn from a keyed hash of the e-mail address,
+//! served by this site so pages load nothing from third parties; or, when
+//! configured, Gravatar's picture for the address.
+//!
+//! The identicon's URL carries an HMAC-SHA-256 of the address under a key
+//! kept in the store (truncated to 128 bits), not the bare md5 that
+//! Gravatar uses: anyone can compute md5s of an address list and match them
+//! against the site's pages, but nobody without the key can. Gravatar needs
+//! the md5, so that mode shows it, as Gravatar itself does.
 
+use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 use rocket::http::Header;
 use rocket::{Route, get, routes};
+use sha2::Sha256;
 
 use crate::AvatarStyle;
 
 /// Size of the avatars on the pages, in CSS pixels.
 pub(crate) const AVATAR_SIZE: u32 = 48;
 
-/// The Gravatar hash: md5 of the trimmed, lower-cased address, in hex.
-pub(crate) fn email_hash(email: &str) -> String {
-    let digest = Md5::digest(email.trim().to_lowercase().as_bytes());
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+/// The name of the identicon key in the store.
+pub(crate) const AVATAR_KEY_SECRET: &str = "avatar-key";
+
+/// Length of the identicon key, in bytes.
+pub(crate) const AVATAR_KEY_BYTES: usize = 32;
+
+/// How the site shows avatars: the style, and the key of the identicons.
+#[derive(Clone)]
+pub(crate) struct Avatars {
+    pub(crate) style: AvatarStyle,
+    key: Vec<u8>,
 }
 
-/// Where the avatar of the address with `hash` is shown from.
-pub(crate) fn avatar_url(style: AvatarStyle, hash: &str) -> String {
-    match style {
-        AvatarStyle::Identicon => format!("/avatar/{hash}.svg"),
-        AvatarStyle::Gravatar => {
-            format!("https://www.gravatar.com/avatar/{hash}?d=identicon&s={AVATAR_SIZE}")
+impl std::fmt::Debug for Avatars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Avatars")
+            .field("style", &self.style)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Avatars {
+    pub(crate) fn new(style: AvatarStyle, key: Vec<u8>) -> Self {
+        Self { style, key }
+    }
+
+    /// Where the avatar of `email` is shown from.
+    pub(crate) fn url(&self, email: &str) -> String {
+        match self.style {
+            AvatarStyle::Identicon => format!("/avatar/{}.svg", keyed_hash(&self.key, email)),
+            AvatarStyle::Gravatar => format!(
+                "https://www.gravatar.com/avatar/{}?d=identicon&s={AVATAR_SIZE}",
+                email_hash(email)
+            ),
         }
     }
+}
+
+/// The address as both hashes see it: trimmed, lower-cased.
+fn canonical(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// The Gravatar hash: md5 of the trimmed, lower-cased address, in hex.
+pub(crate) fn email_hash(email: &str) -> String {
+    hex(&Md5::digest(canonical(email).as_bytes()))
+}
+
+/// HMAC-SHA-256 of the trimmed, lower-cased address under `key`, its first
+/// 16 bytes in hex.
+pub(crate) fn keyed_hash(key: &[u8], email: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
+    mac.update(canonical(email).as_bytes());
+    hex(&mac.finalize().into_bytes()[..16])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Parses 32 lower-case hex digits.
@@ -113,7 +167,7 @@ struct ImmutableSvg {
     cache: Header<'static>,
 }
 
-/// `GET /avatar/<md5>.svg`. Ranked after `/<username>/follow` and
+/// `GET /avatar/<hash>.svg`. Ranked after `/<username>/follow` and
 /// `/<username>/unfollow`, which share its shape.
 #[get("/avatar/<file>", rank = 5)]
 fn avatar(file: &str) -> Option<ImmutableSvg> {
@@ -211,15 +265,18 @@ mod tests {
     }
 
     #[test]
-    fn urls_follow_the_style() {
-        let hash = email_hash("a@b.c");
+    fn urls_follow_the_style_and_identicons_hide_the_md5() {
+        let md5 = email_hash("a@b.c");
+        let key = vec![7u8; AVATAR_KEY_BYTES];
+        let identicon = Avatars::new(AvatarStyle::Identicon, key.clone()).url(" A@B.c ");
+        let keyed = keyed_hash(&key, "a@b.c");
+        assert_eq!(identicon, format!("/avatar/{keyed}.svg"));
+        assert_ne!(keyed, md5, "the identicon URL must not carry the md5");
+        assert!(parse_hash(&keyed).is_some(), "the route must serve it");
+        assert_ne!(keyed, keyed_hash(&[8u8; AVATAR_KEY_BYTES], "a@b.c"));
         assert_eq!(
-            avatar_url(AvatarStyle::Identicon, &hash),
-            format!("/avatar/{hash}.svg")
-        );
-        assert_eq!(
-            avatar_url(AvatarStyle::Gravatar, &hash),
-            format!("https://www.gravatar.com/avatar/{hash}?d=identicon&s=48")
+            Avatars::new(AvatarStyle::Gravatar, key).url("a@b.c"),
+            format!("https://www.gravatar.com/avatar/{md5}?d=identicon&s=48")
         );
     }
 }

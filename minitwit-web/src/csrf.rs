@@ -9,6 +9,12 @@
 //! `Referer`, which must then name our host too. A client that sends none
 //! of these (curl, a test script with a session cookie) is not a browser
 //! tricked by another site, and is accepted.
+//!
+//! The state-changing GETs (the legacy follow, unfollow and sign-out links)
+//! must also not act on a top-level navigation that the site did not
+//! start: a link in a mail or a chat (`Sec-Fetch-Site: none`), or one on
+//! another site. [`GetOrigin`] tells those apart; the handlers then show a
+//! page with a button that does it by `POST`, instead of doing it.
 
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -42,6 +48,74 @@ impl<'r> FromRequest<'r> for SameOrigin {
             Outcome::Success(Self)
         }
     }
+}
+
+/// Where a state-changing `GET` comes from (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GetOrigin {
+    /// One of the site's own pages, or a client that is no browser.
+    Site,
+    /// A link opened from elsewhere: confirm before acting.
+    Elsewhere,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for GetOrigin {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let headers = req.headers();
+        let hosts: Vec<&str> = headers
+            .get("Host")
+            .chain(headers.get("X-Forwarded-Host"))
+            .collect();
+        let referer_origin = headers.get_one("Referer").map(origin_of_url);
+        let browser = looks_like_a_browser(
+            headers.get_one("User-Agent"),
+            headers.get_one("Accept"),
+            headers.contains("Upgrade-Insecure-Requests") || headers.contains("Sec-Ch-Ua"),
+        );
+        Outcome::Success(classify_get(
+            headers.get_one("Sec-Fetch-Site"),
+            headers.get_one("Origin").or(referer_origin),
+            &hosts,
+            browser,
+        ))
+    }
+}
+
+/// Where a `GET` with these headers comes from.
+fn classify_get(
+    sec_fetch_site: Option<&str>,
+    origin: Option<&str>,
+    hosts: &[&str],
+    browser: bool,
+) -> GetOrigin {
+    let from_site = match (sec_fetch_site, origin) {
+        (Some(site), _) => site.trim().eq_ignore_ascii_case("same-origin"),
+        (None, Some(origin)) => hosts
+            .iter()
+            .any(|host| origin_matches_host(origin.trim(), host.trim())),
+        (None, None) => !browser,
+    };
+    if from_site {
+        GetOrigin::Site
+    } else {
+        GetOrigin::Elsewhere
+    }
+}
+
+/// Whether a request without fetch metadata looks like a browser's: one
+/// that says it is Mozilla-compatible, asks for HTML, or sends headers only
+/// browsers send.
+fn looks_like_a_browser(
+    user_agent: Option<&str>,
+    accept: Option<&str>,
+    browser_headers: bool,
+) -> bool {
+    browser_headers
+        || user_agent.is_some_and(|agent| agent.starts_with("Mozilla/"))
+        || accept.is_some_and(|accept| accept.contains("text/html"))
 }
 
 /// `scheme://authority` of a URL (what an `Origin` header would say).
@@ -149,6 +223,49 @@ mod tests {
         let from = |referer| is_cross_site(None, Some(origin_of_url(referer)), &["a.test:8000"]);
         assert!(!from("http://a.test:8000/Zo%C3%AB"));
         assert!(from("https://evil.example/trap.html"));
+    }
+
+    #[test]
+    fn state_changing_gets_act_only_for_the_site_and_non_browsers() {
+        let hosts = ["a.test:8000"];
+        let get = |site, origin, browser| classify_get(site, origin, &hosts, browser);
+        assert_eq!(get(Some("same-origin"), None, true), GetOrigin::Site);
+        // A link opened from a mail: the address bar's own navigation.
+        assert_eq!(get(Some("none"), None, true), GetOrigin::Elsewhere);
+        assert_eq!(get(Some("cross-site"), None, true), GetOrigin::Elsewhere);
+        assert_eq!(get(Some("same-site"), None, true), GetOrigin::Elsewhere);
+        assert_eq!(get(None, Some("http://a.test:8000"), true), GetOrigin::Site);
+        assert_eq!(
+            get(None, Some("https://evil.example"), true),
+            GetOrigin::Elsewhere
+        );
+        // No metadata at all: a browser (old, or with the Referer stripped)
+        // confirms; a script with a session cookie acts.
+        assert_eq!(get(None, None, true), GetOrigin::Elsewhere);
+        assert_eq!(get(None, None, false), GetOrigin::Site);
+    }
+
+    #[test]
+    fn browsers_are_told_from_scripts() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert!(looks_like_a_browser(Some(firefox), None, false));
+        assert!(looks_like_a_browser(
+            None,
+            Some("text/html,*/*;q=0.8"),
+            false
+        ));
+        assert!(looks_like_a_browser(None, None, true));
+        assert!(!looks_like_a_browser(
+            Some("python-requests/2.32"),
+            Some("*/*"),
+            false
+        ));
+        assert!(!looks_like_a_browser(
+            Some("curl/8.5.0"),
+            Some("*/*"),
+            false
+        ));
+        assert!(!looks_like_a_browser(None, None, false));
     }
 
     #[test]

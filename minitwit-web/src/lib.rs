@@ -52,6 +52,8 @@ mod assets;
 mod avatar;
 mod csrf;
 mod escape;
+mod flash;
+mod limits;
 mod pages;
 mod session;
 mod setup;
@@ -62,12 +64,15 @@ use minitwit_core::MiniTwit;
 use rocket::fairing::AdHoc;
 use serde::Deserialize;
 
+pub use limits::{LIMIT_NAMES, RateLimits};
+
 /// How avatars are shown next to messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AvatarStyle {
-    /// An identicon rendered by this server from the e-mail hash: works
-    /// offline and tells no third party who reads which page.
+    /// An identicon rendered by this server from a keyed hash of the e-mail
+    /// address: works offline, tells no third party who reads which page,
+    /// and gives away no address hash that a list could be matched with.
     #[default]
     Identicon,
     /// Links to `https://www.gravatar.com/avatar/{hash}?d=identicon&s=48`,
@@ -80,7 +85,7 @@ pub enum AvatarStyle {
 /// Deserializable, so an application can read it from its configuration
 /// (for example `figment.extract_inner::<WebConfig>("web")`); missing fields
 /// take their defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct WebConfig {
     /// Mark the session cookie `Secure`. Turn it on when the site is served
@@ -89,6 +94,27 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// Where avatars come from.
     pub avatars: AvatarStyle,
+    /// How often sign-ins, sign-ups and posts may be tried (see
+    /// [`RateLimits`]).
+    pub rate_limits: RateLimits,
+    /// The proxies (addresses or networks) whose `X-Forwarded-For` names
+    /// the client, for the rate limits; nobody else's is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a sign-in lasts, in days (default 30): the session cookie's
+    /// `Max-Age` and `Expires`, and how old a session may be.
+    pub session_days: u32,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            avatars: AvatarStyle::default(),
+            rate_limits: RateLimits::default(),
+            trusted_proxies: Vec::new(),
+            session_days: 30,
+        }
+    }
 }
 
 /// Messages per timeline page.
@@ -102,6 +128,10 @@ pub(crate) struct Site {
     /// The store's identity in hex, which sessions carry (see the
     /// `session` module).
     pub(crate) store_identity: String,
+    /// The rate limits.
+    pub(crate) limits: limits::Limiters,
+    /// How avatars are shown.
+    pub(crate) avatars: avatar::Avatars,
 }
 
 /// The HTML site as a stage to attach to a Rocket: mounts its routes and its
@@ -113,12 +143,16 @@ pub(crate) struct Site {
 /// prefix beside it.
 pub fn stage(service: MiniTwit, config: WebConfig) -> AdHoc {
     AdHoc::try_on_ignite("MiniTwit web site", move |rocket| async move {
-        let (rocket, store_identity) = setup::prepare(rocket, &service).await?;
+        let (rocket, prepared) = setup::prepare(rocket, &service).await?;
+        let limits = limits::Limiters::new(config.rate_limits, config.trusted_proxies.clone());
+        let avatars = avatar::Avatars::new(config.avatars, prepared.avatar_key);
         Ok(rocket
             .manage(Site {
                 service,
                 config,
-                store_identity,
+                store_identity: prepared.store_identity,
+                limits,
+                avatars,
             })
             .mount("/", pages::routes())
             .mount("/", assets::routes())

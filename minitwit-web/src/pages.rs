@@ -6,16 +6,18 @@ use minitwit_core::{
 };
 use rocket::form::Form;
 use rocket::http::{CookieJar, Status};
-use rocket::request::{FlashMessage, Outcome};
-use rocket::response::{self, Flash, Redirect, Responder};
+use rocket::request::Outcome;
+use rocket::response::{self, Redirect, Responder};
 use rocket::{Catcher, FromForm, Request, Route, State, catch, catchers, get, post, routes};
 use rocket_dyn_templates::Template;
 
-use crate::csrf::SameOrigin;
+use crate::csrf::{GetOrigin, SameOrigin};
+use crate::flash::{FlashRedirect, Flashed};
+use crate::limits::{ClientAddress, Limited};
 use crate::session::{NotSignedOut, SignedIn, SignedOut, Viewer, forget_session, sign_in};
 use crate::views::{
-    ErrorPage, Layout, LoginPage, Profile, RegisterPage, Relation, TimelineKind, TimelinePage,
-    user_url,
+    ConfirmPage, ErrorPage, Layout, LoginPage, Profile, RegisterPage, Relation, TimelineKind,
+    TimelinePage, user_url,
 };
 use crate::{PAGE_SIZE, Site};
 
@@ -27,7 +29,7 @@ pub(crate) enum Reply {
     /// A plain redirect.
     Redirect(Redirect),
     /// A redirect that flashes a message on the next page.
-    Flash(Flash<Redirect>),
+    Flash(FlashRedirect),
 }
 
 /// Why a handler does not show its page: a failure shown as one of the
@@ -39,8 +41,16 @@ pub(crate) enum PageError {
     Status(Status),
     /// The "busy" page: `503` with `Retry-After`.
     Busy,
+    /// The "too many attempts" page: `429` with `Retry-After` (seconds).
+    TooMany(u64),
     /// A redirect to the visitor's timeline.
     SignedIn,
+}
+
+impl From<Limited> for PageError {
+    fn from(limited: Limited) -> Self {
+        Self::TooMany(limited.retry_after)
+    }
 }
 
 impl From<NotSignedOut> for PageError {
@@ -72,24 +82,44 @@ impl<'r> Responder<'r, 'static> for PageError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         match self {
             Self::Status(status) => Err(status),
-            Self::Busy => {
-                let page = ErrorPage {
-                    layout: Layout::new("Busy", None, None),
-                    status: Status::ServiceUnavailable.code,
-                    message: texts::BUSY.to_owned(),
-                    offer_sign_in: false,
-                };
-                let mut response = (
-                    Status::ServiceUnavailable,
-                    Template::render("error.html", page),
-                )
-                    .respond_to(req)?;
-                response.set_raw_header("Retry-After", "1");
-                Ok(response)
-            }
+            Self::Busy => wait_page(
+                req,
+                Status::ServiceUnavailable,
+                "Busy",
+                texts::BUSY.to_owned(),
+                1,
+            ),
+            Self::TooMany(seconds) => wait_page(
+                req,
+                Status::TooManyRequests,
+                "Too many attempts",
+                format!(
+                    "Too many attempts in a short time; please wait {seconds} s and try again."
+                ),
+                seconds,
+            ),
             Self::SignedIn => Redirect::to("/").respond_to(req),
         }
     }
+}
+
+/// A page that asks to come back later: `status`, with `Retry-After`.
+fn wait_page(
+    req: &Request<'_>,
+    status: Status,
+    title: &str,
+    message: String,
+    retry_after: u64,
+) -> response::Result<'static> {
+    let page = ErrorPage {
+        layout: Layout::new(title, None, None),
+        status: status.code,
+        message,
+        offer_sign_in: false,
+    };
+    let mut response = (status, Template::render("error.html", page)).respond_to(req)?;
+    response.set_raw_header("Retry-After", retry_after.to_string());
+    Ok(response)
 }
 
 type PageResult = Result<Reply, PageError>;
@@ -115,7 +145,7 @@ fn render_timeline(
         page,
         base,
         before.is_some(),
-        site.config.avatars,
+        &site.avatars,
     );
     Ok(Reply::Page(Template::render("timeline.html", context)))
 }
@@ -123,7 +153,7 @@ fn render_timeline(
 #[get("/?<before>")]
 async fn home(
     viewer: Viewer,
-    flash: Option<FlashMessage<'_>>,
+    flash: Option<Flashed>,
     site: &State<Site>,
     before: Option<u64>,
 ) -> PageResult {
@@ -141,7 +171,7 @@ async fn home(
 #[get("/public?<before>")]
 async fn public(
     viewer: Viewer,
-    flash: Option<FlashMessage<'_>>,
+    flash: Option<Flashed>,
     site: &State<Site>,
     before: Option<u64>,
 ) -> PageResult {
@@ -160,7 +190,7 @@ async fn public(
 async fn user_timeline(
     username: &str,
     viewer: Viewer,
-    flash: Option<FlashMessage<'_>>,
+    flash: Option<Flashed>,
     site: &State<Site>,
     before: Option<u64>,
 ) -> PageResult {
@@ -210,26 +240,54 @@ async fn change_follow(site: &Site, user: &User, username: &str, change: Change)
                     format!("You are no longer following \"{}\"", followee.username)
                 }
             };
-            let back = Redirect::to(user_url(followee.username.as_str()));
-            Ok(Reply::Flash(Flash::success(back, text)))
+            let back = user_url(followee.username.as_str());
+            Ok(Reply::Flash(FlashRedirect::success(back, text)))
         }
         Err(err) if err.kind() == ErrorKind::Invalid => {
-            let back = Redirect::to(user_url(username));
-            Ok(Reply::Flash(Flash::error(back, err.to_string())))
+            let back = user_url(username);
+            Ok(Reply::Flash(FlashRedirect::error(back, err.to_string())))
         }
         Err(err) => Err(err.into()),
     }
 }
 
-/// The legacy link form that non-browser clients use.
+/// The page that asks to confirm a follow or unfollow that a link from
+/// outside the site asked for.
+fn confirm_follow(user: &User, username: &str, change: Change) -> Reply {
+    let (question, button, verb) = match change {
+        Change::Follow => (format!("Follow \"{username}\"?"), "Follow", "follow"),
+        Change::Unfollow => (
+            format!("Stop following \"{username}\"?"),
+            "Unfollow",
+            "unfollow",
+        ),
+    };
+    let back = user_url(username);
+    Reply::Page(Template::render(
+        "confirm.html",
+        ConfirmPage {
+            layout: Layout::new("Please confirm", Some(user), None),
+            question,
+            action: format!("{back}/{verb}"),
+            button,
+            back,
+        },
+    ))
+}
+
+/// The legacy link form that non-browser clients use; a browser that did
+/// not come from the site gets a page to confirm it.
 #[get("/<username>/follow")]
 async fn follow_link(
-    _csrf: SameOrigin,
+    origin: GetOrigin,
     user: SignedIn,
     username: &str,
     site: &State<Site>,
 ) -> PageResult {
-    change_follow(site, &user.0, username, Change::Follow).await
+    match origin {
+        GetOrigin::Site => change_follow(site, &user.0, username, Change::Follow).await,
+        GetOrigin::Elsewhere => Ok(confirm_follow(&user.0, username, Change::Follow)),
+    }
 }
 
 /// The form the page itself uses.
@@ -245,12 +303,15 @@ async fn follow_form(
 
 #[get("/<username>/unfollow")]
 async fn unfollow_link(
-    _csrf: SameOrigin,
+    origin: GetOrigin,
     user: SignedIn,
     username: &str,
     site: &State<Site>,
 ) -> PageResult {
-    change_follow(site, &user.0, username, Change::Unfollow).await
+    match origin {
+        GetOrigin::Site => change_follow(site, &user.0, username, Change::Unfollow).await,
+        GetOrigin::Elsewhere => Ok(confirm_follow(&user.0, username, Change::Unfollow)),
+    }
 }
 
 #[post("/<username>/unfollow")]
@@ -277,15 +338,15 @@ async fn add_message(
     site: &State<Site>,
     form: Form<MessageForm>,
 ) -> PageResult {
+    site.limits.post(user.0.id)?;
     match site.service.post(user.0.id, &form.text).await {
-        Ok(_) => Ok(Reply::Flash(Flash::success(
-            Redirect::to("/"),
+        Ok(_) => Ok(Reply::Flash(FlashRedirect::success(
+            "/",
             "Your message was recorded",
         ))),
-        Err(err) if err.kind() == ErrorKind::Invalid => Ok(Reply::Flash(Flash::error(
-            Redirect::to("/"),
-            err.to_string(),
-        ))),
+        Err(err) if err.kind() == ErrorKind::Invalid => {
+            Ok(Reply::Flash(FlashRedirect::error("/", err.to_string())))
+        }
         Err(err) => Err(err.into()),
     }
 }
@@ -304,7 +365,7 @@ struct RegisterForm {
 }
 
 fn register_page(
-    flash: Option<FlashMessage<'_>>,
+    flash: Option<Flashed>,
     error: Option<String>,
     form: Option<&RegisterForm>,
 ) -> Reply {
@@ -323,7 +384,7 @@ fn register_page(
 type Visitor = Result<SignedOut, NotSignedOut>;
 
 #[get("/register")]
-fn register_form(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> PageResult {
+fn register_form(visitor: Visitor, flash: Option<Flashed>) -> PageResult {
     visitor?;
     Ok(register_page(flash, None, None))
 }
@@ -332,10 +393,12 @@ fn register_form(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> PageResul
 async fn register(
     _csrf: SameOrigin,
     visitor: Visitor,
+    client: ClientAddress,
     site: &State<Site>,
     form: Form<RegisterForm>,
 ) -> PageResult {
     visitor?;
+    site.limits.sign_up(client.0)?;
     let registration = Registration {
         username: &form.username,
         email: &form.email,
@@ -346,7 +409,7 @@ async fn register(
     match site.service.register(registration).await {
         Ok(_) => {
             let text = "You were successfully registered and can login now";
-            Ok(Reply::Flash(Flash::success(Redirect::to("/login"), text)))
+            Ok(Reply::Flash(FlashRedirect::success("/login", text)))
         }
         Err(err) if err.kind() == ErrorKind::Invalid => {
             Ok(register_page(None, Some(err.to_string()), Some(&form)))
@@ -364,7 +427,7 @@ struct LoginForm {
     password: String,
 }
 
-fn login_page(flash: Option<FlashMessage<'_>>, error: Option<String>, username: &str) -> Reply {
+fn login_page(flash: Option<Flashed>, error: Option<String>, username: &str) -> Reply {
     Reply::Page(Template::render(
         "login.html",
         LoginPage {
@@ -376,7 +439,7 @@ fn login_page(flash: Option<FlashMessage<'_>>, error: Option<String>, username: 
 }
 
 #[get("/login")]
-fn login_form(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> PageResult {
+fn login_form(visitor: Visitor, flash: Option<Flashed>) -> PageResult {
     visitor?;
     Ok(login_page(flash, None, ""))
 }
@@ -385,11 +448,14 @@ fn login_form(visitor: Visitor, flash: Option<FlashMessage<'_>>) -> PageResult {
 async fn login(
     _csrf: SameOrigin,
     visitor: Visitor,
+    client: ClientAddress,
     site: &State<Site>,
     cookies: &CookieJar<'_>,
     form: Form<LoginForm>,
 ) -> PageResult {
     visitor?;
+    // Before any password is hashed.
+    site.limits.sign_in(client.0, &form.username)?;
     match site
         .service
         .authenticate(&form.username, &form.password)
@@ -403,8 +469,8 @@ async fn login(
                 signed_in.session_generation,
                 site.service.now(),
             );
-            Ok(Reply::Flash(Flash::success(
-                Redirect::to("/"),
+            Ok(Reply::Flash(FlashRedirect::success(
+                "/",
                 "You were logged in",
             )))
         }
@@ -417,21 +483,51 @@ async fn login(
 
 /// Signs out: ends the user's sessions everywhere (every copy of the
 /// cookie, on every instance), then forgets the cookie.
-#[get("/logout")]
-async fn logout(
-    _csrf: SameOrigin,
+async fn sign_out(
     viewer: Viewer,
-    site: &State<Site>,
+    site: &Site,
     cookies: &CookieJar<'_>,
-) -> Result<Flash<Redirect>, PageError> {
+) -> Result<FlashRedirect, PageError> {
     if let Some(user) = viewer.0 {
         site.service.end_sessions(user.id).await?;
     }
     forget_session(cookies);
-    Ok(Flash::success(
-        Redirect::to("/public"),
-        "You were logged out",
-    ))
+    Ok(FlashRedirect::success("/public", "You were logged out"))
+}
+
+/// The sign-out link; a browser that did not come from the site gets a
+/// page to confirm it.
+#[get("/logout")]
+async fn logout(
+    origin: GetOrigin,
+    viewer: Viewer,
+    site: &State<Site>,
+    cookies: &CookieJar<'_>,
+) -> Result<Reply, PageError> {
+    match (origin, &viewer.0) {
+        (GetOrigin::Elsewhere, Some(user)) => Ok(Reply::Page(Template::render(
+            "confirm.html",
+            ConfirmPage {
+                layout: Layout::new("Please confirm", Some(user), None),
+                question: "Sign out?".to_owned(),
+                action: "/logout".to_owned(),
+                button: "Sign out",
+                back: "/".to_owned(),
+            },
+        ))),
+        _ => sign_out(viewer, site, cookies).await.map(Reply::Flash),
+    }
+}
+
+/// The sign-out button.
+#[post("/logout")]
+async fn logout_form(
+    _csrf: SameOrigin,
+    viewer: Viewer,
+    site: &State<Site>,
+    cookies: &CookieJar<'_>,
+) -> Result<FlashRedirect, PageError> {
+    sign_out(viewer, site, cookies).await
 }
 
 /// The site's routes.
@@ -450,6 +546,7 @@ pub(crate) fn routes() -> Vec<Route> {
         login_form,
         login,
         logout,
+        logout_form,
     ]
 }
 

@@ -12,14 +12,12 @@
 use minitwit_core::{Timestamp, User, UserId};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
-use rocket::time::Duration;
+use rocket::time::{Duration, OffsetDateTime};
 
 use crate::Site;
 
 /// The name of the session cookie.
 pub(crate) const SESSION_COOKIE: &str = "minitwit_session";
-/// How long a sign-in lasts.
-const SESSION_DAYS: i64 = 30;
 
 /// What a session cookie holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,13 +47,14 @@ impl Session {
         parts.next().is_none().then_some(session)
     }
 
-    /// Whether the session is young enough at `now` and from `store`.
-    fn is_current(&self, now: Timestamp, store: &str) -> bool {
+    /// Whether the session is younger than `days` at `now`, and from
+    /// `store`.
+    fn is_current(&self, now: Timestamp, days: u32, store: &str) -> bool {
         let Some(age) = now.checked_sub(self.issued) else {
             return false;
         };
         // A few minutes into the future: another instance's clock may run ahead.
-        (-300..=SESSION_DAYS * 86_400).contains(&age) && self.store == store
+        (-300..=i64::from(days) * 86_400).contains(&age) && self.store == store
     }
 }
 
@@ -78,7 +77,10 @@ pub(crate) fn sign_in(
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .max_age(Duration::days(SESSION_DAYS))
+        // Both, so that every browser keeps it exactly as long (Rocket
+        // would otherwise add an `Expires` of its own, a week away).
+        .max_age(Duration::days(i64::from(site.config.session_days)))
+        .expires(OffsetDateTime::now_utc() + Duration::days(i64::from(site.config.session_days)))
         .build();
     if site.config.secure_cookies {
         cookie.set_secure(true);
@@ -108,7 +110,13 @@ async fn load_viewer(req: &Request<'_>) -> Result<Option<User>, Status> {
         .cookies()
         .get_private(SESSION_COOKIE)
         .and_then(|cookie| Session::decode(cookie.value()))
-        .filter(|session| session.is_current(site.service.now(), &site.store_identity))
+        .filter(|session| {
+            session.is_current(
+                site.service.now(),
+                site.config.session_days,
+                &site.store_identity,
+            )
+        })
     else {
         return Ok(None);
     };
@@ -220,12 +228,13 @@ mod tests {
     #[test]
     fn sessions_expire_and_belong_to_one_store() {
         let now = 1_700_000_000;
-        assert!(session(now).is_current(now, "0a1b"));
-        assert!(session(now - 86_400).is_current(now, "0a1b"));
-        assert!(!session(now).is_current(now, "another store"));
-        let expired = now - SESSION_DAYS * 86_400 - 1;
-        assert!(!session(expired).is_current(now, "0a1b"));
-        assert!(session(now + 10).is_current(now, "0a1b"));
-        assert!(!session(now + 3600).is_current(now, "0a1b"));
+        assert!(session(now).is_current(now, 30, "0a1b"));
+        assert!(session(now - 86_400).is_current(now, 30, "0a1b"));
+        assert!(!session(now).is_current(now, 30, "another store"));
+        let expired = now - 30 * 86_400 - 1;
+        assert!(!session(expired).is_current(now, 30, "0a1b"));
+        assert!(session(expired).is_current(now, 31, "0a1b"));
+        assert!(session(now + 10).is_current(now, 30, "0a1b"));
+        assert!(!session(now + 3600).is_current(now, 30, "0a1b"));
     }
 }

@@ -12,6 +12,7 @@ use rocket::http::{ContentType, Header};
 use rocket::{Build, Request, Response, Rocket};
 use rocket_dyn_templates::Template;
 
+use crate::avatar::{AVATAR_KEY_BYTES, AVATAR_KEY_SECRET};
 use crate::{AvatarStyle, Site, escape};
 
 /// The smallest form limit the site needs: a message of the longest allowed
@@ -27,14 +28,23 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("templates/login.html")),
     ("register.html", include_str!("templates/register.html")),
     ("error.html", include_str!("templates/error.html")),
+    ("confirm.html", include_str!("templates/confirm.html")),
 ];
 
-/// Adjusts the configuration before Rocket reads it, and reads the store's
-/// identity (in hex) for the sessions.
+/// What the site reads from the store when it starts.
+pub(crate) struct Prepared {
+    /// The store's identity, in hex, for the sessions.
+    pub(crate) store_identity: String,
+    /// The key of the identicons' hashes.
+    pub(crate) avatar_key: Vec<u8>,
+}
+
+/// Adjusts the configuration before Rocket reads it, and reads what the
+/// site needs from the store.
 pub(crate) async fn prepare(
     rocket: Rocket<Build>,
     service: &MiniTwit,
-) -> Result<(Rocket<Build>, String), Rocket<Build>> {
+) -> Result<(Rocket<Build>, Prepared), Rocket<Build>> {
     let figment = rocket.figment().clone();
     let Some(figment) = template_dir(figment) else {
         return Err(rocket);
@@ -43,14 +53,28 @@ pub(crate) async fn prepare(
     let Some(figment) = session_key(figment, service).await else {
         return Err(rocket);
     };
-    let identity = match service.store_identity().await {
+    let store_identity = match service.store_identity().await {
         Ok(identity) => identity.value.iter().map(|b| format!("{b:02x}")).collect(),
         Err(err) => {
             tracing::error!(%err, "cannot read the store's identity");
             return Err(rocket);
         }
     };
-    Ok((rocket.configure(figment), identity))
+    let avatar_key = match service
+        .shared_secret(AVATAR_KEY_SECRET, AVATAR_KEY_BYTES)
+        .await
+    {
+        Ok(key) => key.value,
+        Err(err) => {
+            tracing::error!(%err, "cannot read the avatars' key");
+            return Err(rocket);
+        }
+    };
+    let prepared = Prepared {
+        store_identity,
+        avatar_key,
+    };
+    Ok((rocket.configure(figment), prepared))
 }
 
 /// `rocket_dyn_templates` refuses to start when its `template_dir` (default

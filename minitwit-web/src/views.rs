@@ -2,12 +2,12 @@
 //! they share.
 
 use minitwit_core::{Message, MessageId, User};
-use rocket::request::FlashMessage;
 use serde::Serialize;
 
-use crate::AvatarStyle;
 use crate::assets::STYLESHEET_URL;
-use crate::avatar::{AVATAR_SIZE, avatar_url, email_hash};
+use crate::avatar::AVATAR_SIZE;
+use crate::avatar::Avatars;
+use crate::flash::{FlashKind, Flashed};
 use crate::time::format_timestamp;
 
 /// What every page shows around its body.
@@ -27,7 +27,7 @@ impl Layout {
     pub(crate) fn new(
         title: impl Into<String>,
         viewer: Option<&User>,
-        flash: Option<FlashMessage<'_>>,
+        flash: Option<Flashed>,
     ) -> Self {
         Self {
             title: title.into(),
@@ -35,8 +35,8 @@ impl Layout {
             user: viewer.map(|user| user.username.to_string()),
             flashes: flash
                 .map(|flash| FlashView {
-                    kind: flash.kind().to_owned(),
-                    message: flash.message().to_owned(),
+                    kind: flash.kind,
+                    message: flash.message,
                 })
                 .into_iter()
                 .collect(),
@@ -48,7 +48,7 @@ impl Layout {
 #[derive(Debug, Serialize)]
 pub(crate) struct FlashView {
     /// `success` or `error`.
-    pub(crate) kind: String,
+    pub(crate) kind: FlashKind,
     /// The text.
     pub(crate) message: String,
 }
@@ -121,12 +121,12 @@ pub(crate) struct MessageView {
 }
 
 impl MessageView {
-    pub(crate) fn new(message: &Message, avatars: AvatarStyle) -> Self {
+    pub(crate) fn new(message: &Message, avatars: &Avatars) -> Self {
         let author = message.author.username.as_str();
         Self {
             author: author.to_owned(),
             author_url: user_url(author),
-            avatar_url: avatar_url(avatars, &email_hash(message.author.email.as_str())),
+            avatar_url: avatars.url(message.author.email.as_str()),
             text: message.text.to_string(),
             date: format_timestamp(message.pub_date),
         }
@@ -142,7 +142,7 @@ impl TimelinePage {
         page: &minitwit_core::Page,
         base: &str,
         paged: bool,
-        avatars: AvatarStyle,
+        avatars: &Avatars,
     ) -> Self {
         Self {
             layout,
@@ -189,6 +189,21 @@ pub(crate) struct ErrorPage {
     pub(crate) message: String,
     /// Offer a sign-in link.
     pub(crate) offer_sign_in: bool,
+}
+
+/// A page that asks to confirm, with a button that posts, what a link
+/// opened from outside the site would have done.
+#[derive(Debug, Serialize)]
+pub(crate) struct ConfirmPage {
+    pub(crate) layout: Layout,
+    /// What would be done, as a question.
+    pub(crate) question: String,
+    /// Where the form posts.
+    pub(crate) action: String,
+    /// The button's label.
+    pub(crate) button: &'static str,
+    /// Where "go back" leads.
+    pub(crate) back: String,
 }
 
 /// The URL of a user's timeline, the name percent-encoded as one path

@@ -53,6 +53,7 @@ impl Metrics {
     /// # Errors
     /// When a recorder is installed already.
     pub fn install(
+        backend: &'static str,
         sled: Option<Arc<SledStore>>,
         backups: Option<(Arc<BackupStatus>, Duration)>,
     ) -> anyhow::Result<Arc<Self>> {
@@ -65,6 +66,18 @@ impl Metrics {
         let process = metrics_process::Collector::default();
         process.describe();
         gauge!("minitwit_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        // Counters that may stay at zero for a long time exist from the
+        // start, so that dashboards and alerts find them.
+        for operation in super::instrumented::OPERATIONS {
+            counter!("minitwit_store_errors_total", "operation" => operation, "backend" => backend)
+                .absolute(0);
+        }
+        for lane in [Caller::SimulatorApi, Caller::Site].map(Caller::as_str) {
+            for result in ["admitted", "refused"] {
+                counter!("minitwit_password_hashes_total", "lane" => lane, "result" => result)
+                    .absolute(0);
+            }
+        }
         let upkeep = handle.clone();
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(UPKEEP_EVERY);

@@ -29,10 +29,13 @@ impl<T> Must<T> for Result<T, StoreError> {
     }
 }
 
-/// A valid username; panics (a bug in the suite) when `raw` is not one.
+/// A username exactly as given (stores compare names byte for byte; the
+/// service is the one that normalizes them); panics (a bug in the suite)
+/// when `raw` is not one.
 #[track_caller]
 pub(crate) fn username(raw: &str) -> Username {
-    Username::parse(raw).unwrap_or_else(|err| panic!("suite bug: bad username {raw:?}: {err}"))
+    Username::from_stored(raw)
+        .unwrap_or_else(|err| panic!("suite bug: bad username {raw:?}: {err}"))
 }
 
 /// A valid message text; panics (a bug in the suite) when `raw` is not one.

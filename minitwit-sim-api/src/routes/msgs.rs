@@ -1,8 +1,6 @@
 //! `GET /msgs`, `GET /msgs/{username}` and `POST /msgs/{username}`.
 
-use minitwit_core::{Page, PageRequest};
 use rocket::response::status::NoContent;
-use rocket::serde::json::Json;
 use rocket::{Route, State, get, post, routes};
 
 use crate::auth::Authorized;
@@ -10,14 +8,11 @@ use crate::errors::ApiError;
 use crate::json::JsonBody;
 use crate::limit::Limit;
 use crate::state::ApiState;
+use crate::stream::{MessageList, Source};
 use crate::types::{ErrorJson, MessageJson, PostMessageRequest};
 
 pub(super) fn routes() -> Vec<Route> {
     routes![public, by_user, post]
-}
-
-fn render(page: &Page) -> Json<Vec<MessageJson>> {
-    Json(page.messages.iter().map(MessageJson::from).collect())
 }
 
 /// Everyone's messages, newest first.
@@ -35,12 +30,8 @@ pub(crate) async fn public(
     _auth: Authorized,
     no: Limit,
     api: &State<ApiState>,
-) -> Result<Json<Vec<MessageJson>>, ApiError> {
-    let page = api
-        .service
-        .public_timeline(PageRequest::first(no.0))
-        .await?;
-    Ok(render(&page))
+) -> Result<MessageList, ApiError> {
+    Ok(MessageList::read(&api.service, Source::Public, no.0).await?)
 }
 
 /// One user's messages, newest first.
@@ -62,12 +53,9 @@ pub(crate) async fn by_user(
     username: &str,
     no: Limit,
     api: &State<ApiState>,
-) -> Result<Json<Vec<MessageJson>>, ApiError> {
-    let (_, page) = api
-        .service
-        .user_timeline(username, PageRequest::first(no.0))
-        .await?;
-    Ok(render(&page))
+) -> Result<MessageList, ApiError> {
+    let user = api.service.user(username).await?;
+    Ok(MessageList::read(&api.service, Source::User(user.id), no.0).await?)
 }
 
 /// Posts a message as `username`.

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use minitwit_core::{Caller, Error, MessageText, Registration, Username, check_follow};
+use minitwit_core::{Caller, Error, MessageText, Registration, Username, check_follow, normalize};
 
 use super::{Action, ActionKind};
 
@@ -19,9 +19,9 @@ pub struct ExpectedUser {
     pub messages: Vec<String>,
 }
 
-/// Every user, their follows and their messages, as a correct server holds
-/// them after the actions applied so far; and the status each action should
-/// get.
+/// Every user (by the normalized name the server keeps), their follows and
+/// their messages, as a correct server holds them after the actions applied
+/// so far; and the status each action should get.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExpectedState {
     /// Every registered user by name.
@@ -64,11 +64,12 @@ impl ExpectedState {
                 if self.users.contains_key(valid.username.as_str()) {
                     return Error::UsernameTaken.status_code();
                 }
-                self.users.insert(username.clone(), ExpectedUser::default());
+                self.users
+                    .insert(valid.username.to_string(), ExpectedUser::default());
                 SUCCESS
             }
             ActionKind::Tweet { username, text } => {
-                let Some(user) = self.users.get_mut(username) else {
+                let Some(user) = self.users.get_mut(&normalize(username)) else {
                     return Error::UserNotFound.status_code();
                 };
                 if let Err(err) = MessageText::parse(text) {
@@ -85,24 +86,26 @@ impl ExpectedState {
                 if let Err(err) = check_follow(&follower, &followee) {
                     return err.status_code();
                 }
-                self.follows_of(username).insert(target.clone());
+                self.follows_of(&follower).insert(followee.to_string());
                 SUCCESS
             }
             ActionKind::Unfollow { username, target } => {
-                if let Err(err) = self.pair(username, target) {
-                    return err.status_code();
-                }
-                self.follows_of(username).remove(target);
+                let (follower, followee) = match self.pair(username, target) {
+                    Ok(pair) => pair,
+                    Err(err) => return err.status_code(),
+                };
+                self.follows_of(&follower).remove(followee.as_str());
                 SUCCESS
             }
         }
     }
 
-    /// The two registered users of a follow or unfollow, or the error the
-    /// service gives when one is missing.
+    /// The two registered users of a follow or unfollow (by their
+    /// normalized names, as the server finds them), or the error the service
+    /// gives when one is missing.
     fn pair(&self, username: &str, target: &str) -> Result<(Username, Username), Error> {
         let registered = |name: &str, missing: Error| {
-            Username::parse(name)
+            Username::from_stored(&normalize(name))
                 .ok()
                 .filter(|name| self.users.contains_key(name.as_str()))
                 .ok_or(missing)
@@ -113,8 +116,8 @@ impl ExpectedState {
         ))
     }
 
-    fn follows_of(&mut self, username: &str) -> &mut BTreeSet<String> {
-        &mut self.users.entry(username.to_owned()).or_default().follows
+    fn follows_of(&mut self, user: &Username) -> &mut BTreeSet<String> {
+        &mut self.users.entry(user.to_string()).or_default().follows
     }
 
     /// How many messages were posted in all.

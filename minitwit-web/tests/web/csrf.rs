@@ -1,5 +1,6 @@
-//! Cross-site requests that change state are refused; our own pages and
-//! non-browser clients are not.
+//! Cross-site requests that change state are refused, and links to
+//! state-changing pages opened from outside the site only ask to confirm;
+//! our own pages and non-browser clients act.
 
 use minitwit_core::{PageRequest, Store, Timeline, UserId};
 use rocket::http::{ContentType, Status};
@@ -34,19 +35,45 @@ async fn cross_site_posts_are_refused_with_a_page() {
     assert_eq!(messages(store.as_ref()).await, 0);
 }
 
+/// Asserts a page that asks to confirm with a form posting to `action`.
+async fn assert_confirmation(
+    response: rocket::local::asynchronous::LocalResponse<'_>,
+    action: &str,
+) {
+    assert_eq!(response.status(), Status::Ok);
+    let body = response.into_string().await.unwrap();
+    assert!(body.contains("<h2>Please confirm</h2>"), "{body}");
+    assert!(
+        body.contains(&format!("<form action=\"{action}\" method=\"post\"")),
+        "{body}"
+    );
+}
+
+/// A browser that opens a link from a mail (`Sec-Fetch-Site: none`), or
+/// from another site, or that sends no fetch metadata and no referrer.
+const FROM_OUTSIDE: [&[(&str, &str)]; 4] = [
+    &[("Sec-Fetch-Site", "none")],
+    CROSS_SITE,
+    EVIL_ORIGIN,
+    &[(
+        "User-Agent",
+        "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+    )],
+];
+
 #[rocket::async_test]
-async fn cross_site_follow_links_and_forms_are_refused() {
+async fn follow_links_from_outside_only_ask_and_forms_are_refused() {
     let (client, store) = site().await;
     register(&client, "foo", "foo@example.org", "pw").await;
     register_and_login(&client, "bar").await;
-    for headers in [CROSS_SITE, EVIL_ORIGIN] {
+    for headers in FROM_OUTSIDE {
         for path in ["/foo/follow", "/foo/unfollow"] {
             let response = get_with(&client, path, headers).await;
-            assert_eq!(
-                response.status(),
-                Status::Forbidden,
-                "GET {path} {headers:?}"
-            );
+            assert_confirmation(response, path).await;
+        }
+    }
+    for headers in [CROSS_SITE, EVIL_ORIGIN] {
+        for path in ["/foo/follow", "/foo/unfollow"] {
             let response = post_with(&client, path, &[], headers).await;
             assert_eq!(
                 response.status(),
@@ -81,10 +108,23 @@ async fn cross_site_login_register_and_logout_are_refused() {
     assert!(store.user_by_name("mallory").await.unwrap().is_none());
 
     login(&client, "alice", "pw").await;
-    let response = get_with(&client, "/logout", CROSS_SITE).await;
+    for headers in FROM_OUTSIDE {
+        let response = get_with(&client, "/logout", headers).await;
+        assert_confirmation(response, "/logout").await;
+    }
+    let response = post_with(&client, "/logout", &[], CROSS_SITE).await;
     assert_eq!(response.status(), Status::Forbidden);
     let (_, home) = get(&client, "/").await;
     assert!(home.contains("sign out [alice]"), "still signed in");
+    // The confirmation's button signs out.
+    let response = post_with(
+        &client,
+        "/logout",
+        &[],
+        &[("Sec-Fetch-Site", "same-origin")],
+    )
+    .await;
+    assert_eq!(location(&response), "/public");
 }
 
 #[rocket::async_test]
@@ -118,9 +158,18 @@ async fn same_origin_requests_from_our_pages_are_accepted() {
     .await;
     assert_eq!(location(&response), "/foo");
     assert!(store.is_following(UserId(2), UserId(1)).await.unwrap());
-    // A link typed into the address bar.
-    let response = get_with(&client, "/foo/unfollow", &[("Sec-Fetch-Site", "none")]).await;
+    // A link on one of our pages.
+    let response = get_with(
+        &client,
+        "/foo/unfollow",
+        &[("Sec-Fetch-Site", "same-origin")],
+    )
+    .await;
     assert_eq!(location(&response), "/foo");
+    assert!(!store.is_following(UserId(2), UserId(1)).await.unwrap());
+    // A link typed into the address bar, or opened from a mail: asks.
+    let response = get_with(&client, "/foo/follow", &[("Sec-Fetch-Site", "none")]).await;
+    assert_confirmation(response, "/foo/follow").await;
     assert!(!store.is_following(UserId(2), UserId(1)).await.unwrap());
 }
 

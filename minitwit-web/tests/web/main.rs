@@ -4,6 +4,7 @@
 
 mod common;
 mod csrf;
+mod limits;
 mod outage;
 mod pages;
 mod paging;

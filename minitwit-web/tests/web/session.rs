@@ -53,6 +53,22 @@ async fn the_session_cookie_is_http_only_and_lax() {
     assert!(line.contains("HttpOnly"), "{line}");
     assert!(line.contains("SameSite=Lax"), "{line}");
     assert!(!line.contains("Secure"), "{line}");
+    // One lifetime: Max-Age and Expires agree (30 days by default).
+    assert!(line.contains("Max-Age=2592000"), "{line}");
+    let expires = line
+        .split("; ")
+        .find_map(|part| part.strip_prefix("Expires="))
+        .expect("an Expires attribute");
+    let expires = rocket::time::OffsetDateTime::parse(
+        expires,
+        &rocket::time::format_description::well_known::Rfc2822,
+    )
+    .unwrap_or_else(|err| panic!("{expires}: {err}"));
+    let days = (expires - rocket::time::OffsetDateTime::now_utc()).whole_hours() as f64 / 24.0;
+    assert!(
+        (29.9..=30.1).contains(&days),
+        "Expires is {days} days away: {line}"
+    );
 
     let store = Arc::new(MemoryStore::new());
     let config = WebConfig {
