@@ -78,7 +78,7 @@ Rocket.toml in the working directory, keys in lower case without MINITWIT_):
   MINITWIT_ADMIN_TOKEN               enables GET /admin/backup (Bearer token)
   MINITWIT_BACKUP_EVERY, _DIR, _KEEP scheduled backups [off, ./minitwit-backups, 24]
   MINITWIT_METRICS_TOKEN             /metrics wants this Bearer token
-  MINITWIT_LOG                       log filter [info,rocket=warn,rocket_dyn_templates=warn]
+  MINITWIT_LOG                       log filter, tracing EnvFilter syntax [info; Rocket at warn]
   MINITWIT_LOG_FORMAT                text or json [text]
   ROCKET_ADDRESS, ROCKET_PORT        where to listen [127.0.0.1, 8000]
   ROCKET_SECRET_KEY                  the session key [kept in the store]

@@ -10,6 +10,7 @@ mod cli;
 mod logging;
 mod ops;
 mod preflight;
+mod progress;
 mod replay;
 mod server;
 mod settings;

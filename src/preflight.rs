@@ -22,7 +22,27 @@ pub fn rocket_config(figment: &Figment) -> anyhow::Result<rocket::Config> {
 /// # Errors
 /// Each setting that does not read, named with its value and source.
 pub fn settings(figment: &Figment) -> anyhow::Result<Settings> {
-    Settings::load(figment).map_err(|err| describe(&err))
+    let settings = Settings::load(figment).map_err(|err| describe(&err))?;
+    check_api_prefix(&settings.api_prefix)?;
+    Ok(settings)
+}
+
+/// The API prefix must be a plain path, and not the root: the site owns the
+/// root of the main port (`MINITWIT_API_PORT` serves the API at a root of
+/// its own).
+fn check_api_prefix(prefix: &str) -> anyhow::Result<()> {
+    let config = minitwit_sim_api::ApiConfig::default().with_prefix(prefix);
+    let normalized = config
+        .normalized_prefix()
+        .map_err(|err| anyhow!("the setting MINITWIT_API_PREFIX is invalid: {err}"))?;
+    if normalized == "/" {
+        return Err(anyhow!(
+            "the setting MINITWIT_API_PREFIX is \"{prefix}\", the root, which the site uses; \
+             pick a path such as /api, or set MINITWIT_API_PORT to serve the API at the root \
+             of a port of its own"
+        ));
+    }
+    Ok(())
 }
 
 /// One line per setting that does not read: the key, the value, where it
@@ -116,6 +136,25 @@ fn bind_error(io: &std::io::Error, config: &rocket::Config) -> anyhow::Error {
                 _ => "check --address/ROCKET_ADDRESS and --port/ROCKET_PORT".to_owned(),
             };
             anyhow!("cannot listen on {place}: {io}; {hint}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_prefixes_are_checked_before_anything_starts() {
+        assert!(check_api_prefix("/api").is_ok());
+        assert!(check_api_prefix("/sim/v2/").is_ok());
+        for bad in ["/", "api", "/a/../b", "/x?y"] {
+            let err = check_api_prefix(bad).err().map(|err| err.to_string());
+            assert!(
+                err.as_deref()
+                    .is_some_and(|err| err.contains("MINITWIT_API_PREFIX")),
+                "{bad}: {err:?}"
+            );
         }
     }
 }

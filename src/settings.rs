@@ -6,8 +6,9 @@ use rocket::figment::Figment;
 use rocket::figment::providers::{Env, Serialized};
 use serde::{Deserialize, Serialize};
 
-/// Every setting of the `minitwit` server. The README's configuration table
-/// lists them with their environment variables.
+/// Every setting of the `minitwit` server. `docs/configuration.md` lists
+/// them with their environment variables, and `Rocket.toml.example` with
+/// their `Rocket.toml` keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -37,7 +38,7 @@ pub struct Settings {
     /// `MINITWIT_AVATARS`: `identicon` (served by us) or `gravatar`.
     pub avatars: String,
     /// `MINITWIT_HASH_CONCURRENCY`: password hashes running at once
-    /// (default: the number of CPUs).
+    /// (default: the number of CPUs on sled, half of them on Redis).
     pub hash_concurrency: Option<usize>,
     /// `MINITWIT_ADMIN_TOKEN`: enables `GET /admin/backup` for requests
     /// with `Authorization: Bearer TOKEN`; unset, there is no such endpoint.
@@ -131,7 +132,9 @@ impl Settings {
         let credentials = CREDENTIALS.map(|(name, _)| name);
         let mut settings: Self = Figment::from(Serialized::defaults(Self::default()))
             .merge(rocket_figment.focus("minitwit"))
-            .merge(Env::prefixed("MINITWIT_").ignore(&credentials))
+            // Global: the environment beats every profile of `Rocket.toml`
+            // (`[release.minitwit]` included), not only `[default]`.
+            .merge(Env::prefixed("MINITWIT_").ignore(&credentials).global())
             .extract()
             .map_err(Box::new)?;
         for (name, set) in CREDENTIALS {
@@ -238,6 +241,59 @@ mod tests {
             assert_eq!(settings.store, "memory:");
             assert_eq!(settings.api_prefix, "/sim");
             assert_eq!(settings.max_no, 50);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_environment_beats_every_profile_of_rocket_toml() {
+        rocket::figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(
+                "Rocket.toml",
+                "[release.minitwit]\nmax_no = 5\nsled_cache_mb = 32\n",
+            )?;
+            jail.set_env("MINITWIT_MAX_NO", "7");
+            let figment = rocket::Config::figment().select("release");
+            let settings = Settings::load(&figment).map_err(|err| *err)?;
+            assert_eq!(settings.max_no, 7);
+            assert_eq!(settings.sled_cache_mb, 32);
+            Ok(())
+        });
+    }
+
+    /// `Rocket.toml.example` names every setting, and reads as a valid
+    /// configuration with all of its lines uncommented.
+    #[test]
+    fn the_example_rocket_toml_names_every_setting() {
+        let example = include_str!("../Rocket.toml.example");
+        let mut keys = std::collections::BTreeSet::new();
+        let mut uncommented = String::new();
+        let mut in_minitwit = false;
+        for line in example.lines() {
+            if line.starts_with('[') {
+                in_minitwit = line.trim() == "[default.minitwit]";
+                uncommented.push_str(line);
+            } else if let Some(setting) = line.strip_prefix("# ").filter(|_| in_minitwit)
+                && let Some((key, _)) = setting.split_once(" = ")
+            {
+                keys.insert(key.trim().to_owned());
+                uncommented.push_str(setting);
+            }
+            uncommented.push('\n');
+        }
+        let fields: std::collections::BTreeSet<String> =
+            match serde_json::to_value(Settings::default()) {
+                Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
+                other => panic!("settings serialize as {other:?}"),
+            };
+        assert_eq!(keys, fields, "Rocket.toml.example and Settings differ");
+        rocket::figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file("Rocket.toml", &uncommented)?;
+            let settings = Settings::load(&rocket::Config::figment()).map_err(|err| *err)?;
+            assert_eq!(settings.api_port, Some(8001));
+            assert_eq!(settings.backup_every.as_deref(), Some("1h"));
             Ok(())
         });
     }

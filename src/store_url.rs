@@ -8,7 +8,7 @@ use std::path::PathBuf;
 pub enum StoreUrl {
     /// `sled:PATH`: the embedded store in a directory.
     Sled(PathBuf),
-    /// `redis://HOST:PORT[/DB]` (or `rediss://` for TLS): a shared Redis.
+    /// `redis://[[USER]:PASSWORD@]HOST:PORT[/DB]`: a shared Redis.
     Redis(String),
     /// `memory:`: nothing persisted; for trying things out.
     Memory,
@@ -16,10 +16,19 @@ pub enum StoreUrl {
 
 /// A store URL we cannot use.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error(
-    "unsupported store {0:?}: use sled:PATH (e.g. sled:./minitwit-data), redis://HOST:PORT[/DB] or memory:"
-)]
-pub struct BadStoreUrl(String);
+pub enum BadStoreUrl {
+    /// Not one of the accepted forms.
+    #[error(
+        "unsupported store {0:?}: use sled:PATH (e.g. sled:./minitwit-data), redis://HOST:PORT[/DB] or memory:"
+    )]
+    Unsupported(String),
+    /// `rediss://`: this build speaks to Redis without TLS.
+    #[error(
+        "rediss:// (Redis over TLS) is not supported: use redis:// to a Redis on a private \
+         network, or a TLS tunnel (such as stunnel) on this machine"
+    )]
+    Tls,
+}
 
 impl StoreUrl {
     /// Parses a store URL.
@@ -31,17 +40,20 @@ impl StoreUrl {
         if let Some(path) = raw.strip_prefix("sled:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if path.is_empty() {
-                return Err(BadStoreUrl(raw.to_owned()));
+                return Err(BadStoreUrl::Unsupported(raw.to_owned()));
             }
             return Ok(Self::Sled(PathBuf::from(path)));
         }
-        if raw.starts_with("redis://") || raw.starts_with("rediss://") {
+        if raw.starts_with("rediss://") {
+            return Err(BadStoreUrl::Tls);
+        }
+        if raw.starts_with("redis://") {
             return Ok(Self::Redis(raw.to_owned()));
         }
         if raw == "memory:" || raw == "memory" {
             return Ok(Self::Memory);
         }
-        Err(BadStoreUrl(raw.to_owned()))
+        Err(BadStoreUrl::Unsupported(raw.to_owned()))
     }
 }
 
@@ -52,12 +64,7 @@ impl fmt::Display for StoreUrl {
             // The URL may carry a password: show only where it points.
             Self::Redis(url) => {
                 let shown = url.rsplit_once('@').map_or(url.as_str(), |(_, host)| host);
-                let scheme = if url.starts_with("rediss://") {
-                    "rediss://"
-                } else {
-                    "redis://"
-                };
-                write!(f, "{scheme}{}", shown.trim_start_matches(scheme))
+                write!(f, "redis://{}", shown.trim_start_matches("redis://"))
             }
             Self::Memory => f.write_str("memory:"),
         }

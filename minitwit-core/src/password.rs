@@ -110,14 +110,16 @@ pub struct HashLimits {
 
 impl HashLimits {
     /// Limits for `slots` hashes at once: half of them (at least one) kept
-    /// for the API, up to four requests per slot waiting in each lane, 200 ms
-    /// of waiting for the API and two seconds for the site.
+    /// for the API, up to sixteen requests per slot waiting in each lane
+    /// (enough for a simulator with many connections registering at once;
+    /// a waiting request holds no hashing memory), 200 ms of waiting for the
+    /// API and two seconds for the site.
     pub fn for_slots(slots: usize) -> Self {
         let slots = slots.max(2);
         Self {
             slots,
             reserved_for_api: (slots / 2).max(1),
-            max_waiting: slots * 4,
+            max_waiting: slots * 16,
             api_max_wait: Duration::from_millis(200),
             site_max_wait: Duration::from_secs(2),
         }

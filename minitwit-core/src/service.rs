@@ -5,10 +5,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use argon2::password_hash::rand_core::{OsRng, RngCore as _};
 
+use crate::named::{NameQuery, NamedOutcome, NamedWrite};
 use crate::password::{Caller, HashCost, HashLimits, HashLoad, HashObserver, PasswordHasher};
 use crate::{
     Counts, Email, Error, MessageId, MessageText, NewUser, Page, PageRequest, Password,
-    RecordStream, Store, StoredUser, Timeline, Timestamp, User, UserId, Username, normalize,
+    RecordStream, Store, StoreError, StoredUser, Timeline, Timestamp, User, UserId, Username,
+    normalize,
 };
 
 /// A user named by id (a signed-in session) or by name (a URL).
@@ -554,6 +556,91 @@ impl MiniTwit {
         Ok((follower, followee))
     }
 
+    /// Posts as the user named `author`, recording `latest` first: the
+    /// simulator API's post, in one store call ([`Store::named_write`]).
+    /// Errors as [`post`](Self::post), in the same order.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`], [`Error::EmptyMessage`],
+    /// [`Error::MessageTooLong`].
+    pub async fn post_named(
+        &self,
+        author: &str,
+        text: &str,
+        latest: Option<i64>,
+    ) -> Result<MessageId, Error> {
+        let text = match MessageText::parse(text) {
+            Ok(text) => text,
+            Err(err) => {
+                // An unknown author is reported before a bad text.
+                self.record(latest).await?;
+                self.user(author).await?;
+                return Err(err);
+            }
+        };
+        let write = NamedWrite::Post {
+            author: NameQuery::new(author),
+            text,
+            pub_date: (self.clock)(),
+        };
+        match self.store.named_write(write, latest).await? {
+            NamedOutcome::Posted(id) => Ok(id),
+            other => Err(outcome_error(other)),
+        }
+    }
+
+    /// Makes the user named `follower` follow the one named `followee`,
+    /// recording `latest` first: the simulator API's follow, in one store
+    /// call. Errors as [`follow`](Self::follow).
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`], [`Error::TargetNotFound`],
+    /// [`Error::SelfFollow`].
+    pub async fn follow_named(
+        &self,
+        follower: &str,
+        followee: &str,
+        latest: Option<i64>,
+    ) -> Result<(), Error> {
+        let write = NamedWrite::Follow {
+            follower: NameQuery::new(follower),
+            followee: NameQuery::new(followee),
+        };
+        match self.store.named_write(write, latest).await? {
+            NamedOutcome::Applied { .. } => Ok(()),
+            other => Err(outcome_error(other)),
+        }
+    }
+
+    /// Makes the user named `follower` stop following the one named
+    /// `followee`, recording `latest` first: the simulator API's unfollow,
+    /// in one store call. Errors as [`unfollow`](Self::unfollow).
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`], [`Error::TargetNotFound`].
+    pub async fn unfollow_named(
+        &self,
+        follower: &str,
+        followee: &str,
+        latest: Option<i64>,
+    ) -> Result<(), Error> {
+        let write = NamedWrite::Unfollow {
+            follower: NameQuery::new(follower),
+            followee: NameQuery::new(followee),
+        };
+        match self.store.named_write(write, latest).await? {
+            NamedOutcome::Applied { .. } => Ok(()),
+            other => Err(outcome_error(other)),
+        }
+    }
+
+    async fn record(&self, latest: Option<i64>) -> Result<(), Error> {
+        match latest {
+            Some(latest) => self.record_latest(latest).await,
+            None => Ok(()),
+        }
+    }
+
     /// Whether `follower` follows `followee`.
     ///
     /// # Errors
@@ -642,3 +729,15 @@ impl MiniTwit {
 #[cfg(test)]
 #[path = "service_tests.rs"]
 mod tests;
+
+/// The error a [`NamedOutcome`] that is not a success stands for.
+fn outcome_error(outcome: NamedOutcome) -> Error {
+    match outcome {
+        NamedOutcome::UnknownUser => Error::UserNotFound,
+        NamedOutcome::UnknownTarget => Error::TargetNotFound,
+        NamedOutcome::SelfFollow => Error::SelfFollow,
+        NamedOutcome::Posted(_) | NamedOutcome::Applied { .. } => Error::from(StoreError::backend(
+            format!("the store answered {outcome:?} to another write"),
+        )),
+    }
+}

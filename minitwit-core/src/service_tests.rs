@@ -649,3 +649,74 @@ async fn other_store_failures_are_internal_500() {
         assert_eq!(err.status_code(), 500);
     }
 }
+
+/// The named writes of the simulator API go to the store in one call and
+/// map its outcomes to the same errors as the separate methods.
+#[tokio::test]
+async fn named_writes_are_one_store_call_with_the_same_errors() {
+    use crate::named::{NamedOutcome, NamedWrite};
+    let mut store = MockStore::new();
+    store
+        .expect_named_write()
+        .withf(|write, latest| {
+            matches!(write, NamedWrite::Follow { follower, .. } if follower.normalized == "ada")
+                && *latest == Some(3)
+        })
+        .times(1)
+        .returning(|_, _| Ok(NamedOutcome::SelfFollow));
+    store
+        .expect_named_write()
+        .withf(|write, _| matches!(write, NamedWrite::Unfollow { .. }))
+        .times(1)
+        .returning(|_, _| Ok(NamedOutcome::UnknownTarget));
+    store
+        .expect_named_write()
+        .withf(|write, _| matches!(write, NamedWrite::Post { .. }))
+        .times(1)
+        .returning(|_, _| Ok(NamedOutcome::UnknownUser));
+    store.expect_user_by_name().never();
+    store.expect_set_latest().never();
+    let service = service(store);
+    let err = service
+        .follow_named("ada", "ada", Some(3))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::SelfFollow), "{err:?}");
+    let err = service
+        .unfollow_named("ada", "ghost", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TargetNotFound), "{err:?}");
+    let err = service
+        .post_named("ghost", "hello", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UserNotFound), "{err:?}");
+}
+
+/// A named post with an empty text still reports an unknown author first,
+/// and records `latest` before answering.
+#[tokio::test]
+async fn a_bad_named_post_reports_an_unknown_author_first_and_records_latest() {
+    let mut store = MockStore::new();
+    store
+        .expect_set_latest()
+        .with(eq(9))
+        .times(2)
+        .returning(|_| Ok(()));
+    store
+        .expect_user_by_name()
+        .with(eq("ghost"))
+        .returning(|_| Ok(None));
+    let ada = user(1, "ada");
+    store
+        .expect_user_by_name()
+        .with(eq("ada"))
+        .returning(move |_| Ok(Some(stored_without_password(&ada))));
+    store.expect_named_write().never();
+    let service = service(store);
+    let err = service.post_named("ghost", "", Some(9)).await.unwrap_err();
+    assert!(matches!(err, Error::UserNotFound), "{err:?}");
+    let err = service.post_named("ada", "", Some(9)).await.unwrap_err();
+    assert!(matches!(err, Error::EmptyMessage), "{err:?}");
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::named::{NamedOutcome, NamedWrite, named_write_in_steps};
 use crate::{
     Counts, Message, MessageId, MessageText, NewUser, PageRequest, Record, RecordStream,
     StoreError, StoredUser, Timeline, Timestamp, User, UserId,
@@ -44,9 +45,11 @@ use crate::{
 ///   [`PageRequest::limit`] of them. Walking pages by passing the last id of
 ///   each page as the next `before` visits every message that existed when
 ///   the walk began exactly once, whatever is posted meanwhile.
-/// * **Cost.** Reading a page costs in proportion to the page size (and, for
-///   a home timeline, the number of followees), not to how many messages are
-///   stored: backends keep indexes on write.
+/// * **Cost.** Reading a page costs in proportion to the page size, not to
+///   how many messages are stored: backends keep indexes on write. A home
+///   timeline may also cost in proportion to the number of followees (a
+///   merge at read time, as [`MemoryStore`](crate::MemoryStore) does); the
+///   persistent backends avoid that with the cache of [`crate::home`].
 /// * **Counts.** [`counts`](Store::counts) reads counters kept on every
 ///   write: its cost does not grow with the store, and its figures are
 ///   exact once the writes that changed them have returned.
@@ -118,6 +121,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records the simulator's `latest` action id (last write wins).
     async fn set_latest(&self, latest: i64) -> Result<(), StoreError>;
+
+    /// Records `latest` when given (even when a name then finds nobody),
+    /// looks up the users `write` names and applies it: a write of the
+    /// simulator API in one call, so that a backend can do it all in one
+    /// round trip or under one durable commit. Each part keeps its own
+    /// method's contract; a concurrent reader may see `latest` before the
+    /// write. The default runs the parts one after another
+    /// ([`named_write_in_steps`]).
+    async fn named_write(
+        &self,
+        write: NamedWrite,
+        latest: Option<i64>,
+    ) -> Result<NamedOutcome, StoreError> {
+        named_write_in_steps(self, write, latest).await
+    }
 
     /// The last recorded `latest`, `None` when none was ever recorded.
     async fn latest(&self) -> Result<Option<i64>, StoreError>;

@@ -1,16 +1,20 @@
-//! [`Authorized`]: the request guard of every endpoint but `GET /latest`.
+//! [`Authorized`] and [`AuthorizedWrite`]: the request guards of every
+//! endpoint but `GET /latest`.
 
 use rocket::http::Status;
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use subtle::ConstantTimeEq;
 
+use minitwit_core::MiniTwit;
+
 use crate::errors::{ApiError, NOT_AUTHORIZED, guard_failed};
 use crate::latest;
 use crate::state::ApiState;
 
 /// A request that carries the configured `Authorization` header and whose
-/// `latest` query parameter, if any, has been recorded.
+/// `latest` query parameter, if any, has been recorded: the guard of the
+/// endpoints that only read.
 ///
 /// The checks run in the order the contract gives: the credential (`403`),
 /// then `latest` (`400` when not an integer), then recording it. They run
@@ -18,32 +22,82 @@ use crate::state::ApiState;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Authorized(());
 
-/// The outcome of the checks, cached in the request.
-struct Checked(Result<(), ApiError>);
+/// A request that carries the configured `Authorization` header, with its
+/// `latest` checked but not recorded yet: the guard of the endpoints that
+/// write, which hand `latest` to the store with the write itself (one round
+/// trip) or [`record`](Self::record) it when they answer without writing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AuthorizedWrite {
+    /// The request's `latest`.
+    pub(crate) latest: Option<i64>,
+}
+
+impl AuthorizedWrite {
+    /// Records `latest` now: for an answer that writes nothing else.
+    ///
+    /// # Errors
+    /// The store's, as an answer.
+    pub(crate) async fn record(&self, service: &MiniTwit) -> Result<(), ApiError> {
+        latest::record(service, self.latest).await
+    }
+}
+
+/// The outcome of the credential and `latest` checks, cached in the request.
+struct Checked(Result<Option<i64>, ApiError>);
+
+/// The outcome of recording `latest`, cached in the request.
+struct Recorded(Result<(), ApiError>);
+
+/// The credential and `latest` checks, run once per request.
+async fn checked<'r>(req: &'r Request<'_>) -> &'r Result<Option<i64>, ApiError> {
+    &req.local_cache_async(async { Checked(check(req).await) })
+        .await
+        .0
+}
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Authorized {
     type Error = ApiError;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ApiError> {
-        match &req
-            .local_cache_async(async { Checked(check(req).await) })
+        let recorded = &req
+            .local_cache_async(async {
+                Recorded(match checked(req).await {
+                    Ok(latest) => match ApiState::of(req) {
+                        Ok(state) => latest::record(&state.service, *latest).await,
+                        Err(err) => Err(err),
+                    },
+                    Err(err) => Err(err.clone()),
+                })
+            })
             .await
-            .0
-        {
+            .0;
+        match recorded {
             Ok(()) => Outcome::Success(Self(())),
             Err(err) => Outcome::Error(guard_failed(req, err.clone())),
         }
     }
 }
 
-async fn check(req: &Request<'_>) -> Result<(), ApiError> {
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AuthorizedWrite {
+    type Error = ApiError;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ApiError> {
+        match checked(req).await {
+            Ok(latest) => Outcome::Success(Self { latest: *latest }),
+            Err(err) => Outcome::Error(guard_failed(req, err.clone())),
+        }
+    }
+}
+
+async fn check(req: &Request<'_>) -> Result<Option<i64>, ApiError> {
     let state = ApiState::of(req)?;
     let given = req.headers().get_one("Authorization").unwrap_or_default();
     if !credential_matches(given, &state.config.authorization) {
         return Err(ApiError::new(Status::Forbidden, NOT_AUTHORIZED));
     }
-    latest::record(req, &state.service).await
+    latest::parse(req)
 }
 
 /// Compares in time that depends only on the lengths, not on where the

@@ -7,7 +7,7 @@ use rocket::outcome::Outcome;
 use rocket::request::Request;
 use serde::de::DeserializeOwned;
 
-use crate::auth::Authorized;
+use crate::auth::AuthorizedWrite;
 use crate::errors::{ApiError, guard_failed};
 use crate::state::ApiState;
 
@@ -27,13 +27,21 @@ impl<'r, T: DeserializeOwned> FromData<'r> for JsonBody<T> {
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
         // Authorization comes first, whatever order the guards run in.
-        if let Outcome::Error(failure) = req.guard::<Authorized>().await {
-            return Outcome::Error(failure);
-        }
-        match parse(req, data).await {
-            Ok(value) => Outcome::Success(Self(value)),
-            Err(err) => Outcome::Error(guard_failed(req, err)),
-        }
+        let auth = match req.guard::<AuthorizedWrite>().await {
+            Outcome::Success(auth) => auth,
+            Outcome::Error(failure) => return Outcome::Error(failure),
+            Outcome::Forward(status) => return Outcome::Forward((data, status)),
+        };
+        let err = match parse::<T>(req, data).await {
+            Ok(value) => return Outcome::Success(Self(value)),
+            Err(err) => err,
+        };
+        // No write follows: `latest` is recorded before the answer.
+        let recorded = match ApiState::of(req) {
+            Ok(state) => auth.record(&state.service).await,
+            Err(err) => Err(err),
+        };
+        Outcome::Error(guard_failed(req, recorded.err().unwrap_or(err)))
     }
 }
 

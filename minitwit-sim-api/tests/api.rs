@@ -111,6 +111,37 @@ async fn latest_is_recorded_whatever_the_outcome(api: Api) {
         .await
         .assert_error(400);
     assert_eq!(api.latest().await, 14);
+    // Writes hand `latest` to the store with the write; every way they can
+    // fail records it too.
+    api.post("/fllws/ann?latest=15", "{}")
+        .await
+        .assert_error(400);
+    assert_eq!(api.latest().await, 15);
+    api.post("/msgs/nobody?latest=16", r#"{"content":"hi"}"#)
+        .await
+        .assert_error(404);
+    assert_eq!(api.latest().await, 16);
+    api.post("/fllws/ann?latest=17", r#"{"unfollow":"nobody"}"#)
+        .await
+        .assert_error(404);
+    assert_eq!(api.latest().await, 17);
+    api.post("/msgs/nobody?latest=18", r#"{"content":""}"#)
+        .await
+        .assert_error(404);
+    assert_eq!(api.latest().await, 18);
+    api.post("/msgs/ann?latest=19", r#"{"content":""}"#)
+        .await
+        .assert_error(400);
+    assert_eq!(api.latest().await, 19);
+    api.post(
+        "/register?latest=20",
+        r#"{"username":"bo","email":"no at","pwd":"p"}"#,
+    )
+    .await
+    .assert_error(400);
+    assert_eq!(api.latest().await, 20);
+    api.post("/msgs/ann?latest=21", r#"{"content":"hi"}"#).await;
+    assert_eq!(api.latest().await, 21);
 }
 
 async fn latest_is_not_recorded_for_a_403(api: Api) {

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use minitwit_core::home::HomeCacheLimits;
+
 use crate::RedisStoreError;
 use crate::layout::WRITE_TOKEN_TTL;
 
@@ -60,6 +62,12 @@ pub struct RedisConfig {
     /// on each retry, capped at [`response_timeout`](Self::response_timeout).
     /// Default 10 ms.
     pub reconnect_delay: Duration,
+    /// How much the home-timeline cache holds (see [`minitwit_core::home`];
+    /// its `readers` is not used: entries expire after their `lifetime`).
+    /// The default suits every deployment; tests use a tiny one to run every
+    /// path with little data. Instances that share a namespace should use
+    /// the same.
+    pub home_cache: HomeCacheLimits,
 }
 
 /// The namespace used when none is configured.
@@ -86,6 +94,7 @@ impl RedisConfig {
             response_timeout: DEFAULT_RESPONSE_TIMEOUT,
             reconnect_retries: 0,
             reconnect_delay: Duration::from_millis(10),
+            home_cache: HomeCacheLimits::DEFAULT,
         }
     }
 

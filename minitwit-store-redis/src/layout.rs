@@ -17,6 +17,9 @@
 //! | `N:message:{id}` | hash | `author` (user id), `text`, `pub_date` (Unix seconds) | `post` |
 //! | `N:timeline:public` | sorted set | every message id, score = message id | `post` |
 //! | `N:timeline:user:{id}` | sorted set | the ids of user `id`'s messages, score = message id | `post` |
+//! | `N:home:{id}` | sorted set | the home cache entry of reader `id`: the ids of their newest home messages, score = message id; expires | home timeline reads, `post` |
+//! | `N:home_from:{id}` | string | every home message of reader `id` with an id of at least this is in `N:home:{id}`; its existence marks the entry; expires with it | home timeline reads, `post`, `follow`, `unfollow` |
+//! | `N:fans:{id}` | set | the readers with a home cache entry who see user `id`'s posts (emptied lazily) | home timeline reads, `post`, `unfollow` |
 //! | `N:latest` | string | the simulator's last `latest` | `set_latest` |
 //! | `N:secrets` | hash | secret name → bytes, first writer wins | `get_or_init_secret` |
 //! | `N:write:{token}` | string | the id a `create_user` or `post` call created; expires after [`WRITE_TOKEN_TTL`] | `create_user`, `post` |
@@ -34,6 +37,14 @@
 //! * Follows are one sorted set per follower: `ZADD NX`/`ZREM` say whether
 //!   anything changed, `ZSCORE` answers "does A follow B", and the score
 //!   (the followee's id) gives the ascending order `followees` promises.
+//! * Home timelines use the cache of [`minitwit_core::home`]: the first
+//!   read of a reader merges their followees' timelines once, keeps the
+//!   newest ids in `N:home:{reader}` (with `N:home_from:{reader}`, both
+//!   expiring) and adds the reader to `N:fans:{author}` of every author
+//!   they see; a post adds its id to the entry of each reader in
+//!   `N:fans:{author}` that still has one (and drops the others from the
+//!   set); a follow or unfollow deletes the reader's entry. All of it runs
+//!   in scripts, so no post can slip between a fill and its registration.
 //! * The counts are plain counters that the write scripts change in the same
 //!   atomic run as the data, so they are exact on every instance and read
 //!   in one `MGET`. A namespace without `N:layout` (written by an earlier
@@ -66,6 +77,7 @@
 use std::time::Duration;
 
 use minitwit_core::UserId;
+use minitwit_core::home::HomeCacheLimits;
 
 /// How long `N:write:{token}` outlives the write it records: far longer than
 /// any call (and so its single re-send) can take.
@@ -104,6 +116,12 @@ const PUBLIC_TIMELINE: &str = "timeline:public";
 const USER_TIMELINE: &str = "timeline:user:";
 /// `N:latest`.
 const LATEST: &str = "latest";
+/// `N:home:{id}`.
+const HOME: &str = "home:";
+/// `N:home_from:{id}`.
+const HOME_FROM: &str = "home_from:";
+/// `N:fans:{id}`.
+const FANS: &str = "fans:";
 /// `N:secrets`.
 const SECRETS: &str = "secrets";
 /// `N:write:{token}`.
@@ -214,7 +232,7 @@ impl Layout {
 /// built from `ARGV[1]` (the namespace). Key helpers take ids as strings
 /// (Lua 5.1 prints large numbers in exponent form, so numbers are never
 /// concatenated into keys).
-pub(crate) fn lua_prelude() -> String {
+pub(crate) fn lua_prelude(home: HomeCacheLimits) -> String {
     format!(
         r"local P = ARGV[1] .. ':'
 local K_NEXT_USER_ID = P .. '{NEXT_USER_ID}'
@@ -237,6 +255,10 @@ local function follows_key(id) return P .. '{FOLLOWS}' .. id end
 local function message_key(id) return P .. '{MESSAGE}' .. id end
 local function user_timeline_key(id) return P .. '{USER_TIMELINE}' .. id end
 local function write_key(token) return P .. '{WRITE}' .. token end
+local function home_key(id) return P .. '{HOME}' .. id end
+local function home_from_key(id) return P .. '{HOME_FROM}' .. id end
+local function fans_key(id) return P .. '{FANS}' .. id end
+local HOME_ENTRIES, HOME_LIFETIME = {home_entries}, {home_lifetime}
 local WRITE_TOKEN_TTL = {ttl}
 local function id_string(n) return string.format('%d', n) end
 local function raise_counter(key, id)
@@ -244,7 +266,9 @@ local function raise_counter(key, id)
   if tonumber(id) > current then redis.call('SET', key, id) end
 end
 ",
-        ttl = WRITE_TOKEN_TTL.as_secs()
+        ttl = WRITE_TOKEN_TTL.as_secs(),
+        home_entries = if home.is_on() { home.entries } else { 0 },
+        home_lifetime = home.lifetime.as_secs().max(1),
     )
 }
 
@@ -267,7 +291,7 @@ mod tests {
 
     #[test]
     fn the_prelude_names_the_same_keys() {
-        let prelude = lua_prelude();
+        let prelude = lua_prelude(HomeCacheLimits::DEFAULT);
         assert!(prelude.contains("P .. 'user:' .. id"));
         assert!(prelude.contains("P .. 'follows:' .. id"));
         assert!(prelude.contains("P .. 'timeline:public'"));
@@ -276,5 +300,7 @@ mod tests {
         assert!(prelude.contains("local WRITE_TOKEN_TTL = 600"));
         assert!(prelude.contains("local K_COUNT_MESSAGES = P .. 'count:messages'"));
         assert!(prelude.contains("local LAYOUT = '2'"));
+        assert!(prelude.contains("P .. 'home:' .. id"));
+        assert!(prelude.contains("local HOME_ENTRIES, HOME_LIFETIME = 128, 3600"));
     }
 }

@@ -28,6 +28,7 @@
 //! with what readers expect (a record is written before the index entry
 //! that points at it, and the write token last, once the write is whole).
 
+use minitwit_core::home::HomeCacheLimits;
 use redis::Script;
 
 use crate::layout::lua_prelude;
@@ -74,20 +75,66 @@ redis.call('HINCRBY', key, F_SESSIONS, 1)
 return redis.call('HGET', key, F_SESSIONS)
 ";
 
+/// Shared by the scripts that write follows and messages: the home cache
+/// of [`minitwit_core::home`] (see [`layout`](crate::layout) for the keys).
+/// `fan_out` adds a new message to the entry of every reader in the
+/// author's `N:fans` set that still has one, trimming it to its size, and
+/// drops from the set the readers whose entry is gone; `forget_home` drops a
+/// reader's entry.
+const HOME_WRITES: &str = r"
+local function fan_out(author, id)
+  for _, reader in ipairs(redis.call('SMEMBERS', fans_key(author))) do
+    if redis.call('EXISTS', home_from_key(reader)) == 1 then
+      local key = home_key(reader)
+      redis.call('ZADD', key, id, id)
+      local excess = redis.call('ZCARD', key) - HOME_ENTRIES
+      if excess > 0 then
+        redis.call('ZREMRANGEBYRANK', key, 0, excess - 1)
+        redis.call('SET', home_from_key(reader), redis.call('ZRANGE', key, 0, 0)[1], 'KEEPTTL')
+      end
+    else
+      redis.call('SREM', fans_key(author), reader)
+    end
+  end
+end
+local function forget_home(reader)
+  redis.call('DEL', home_key(reader), home_from_key(reader))
+end
+";
+
+/// Shared by the follow scripts: `follow_edge` and `unfollow_edge` change
+/// one edge with its count and home cache, and return 1 when something
+/// changed, 0 otherwise. Needs [`HOME_WRITES`].
+const FOLLOW_WRITES: &str = r"
+local function follow_edge(follower, followee)
+  local added = redis.call('ZADD', follows_key(follower), 'NX', followee, followee)
+  if added == 1 then
+    redis.call('INCR', K_COUNT_FOLLOWS)
+    forget_home(follower)
+  end
+  return added
+end
+local function unfollow_edge(follower, followee)
+  local removed = redis.call('ZREM', follows_key(follower), followee)
+  if removed == 1 then
+    redis.call('DECR', K_COUNT_FOLLOWS)
+    forget_home(follower)
+    redis.call('SREM', fans_key(followee), follower)
+  end
+  return removed
+end
+";
+
 /// `ARGV`: namespace, follower id, followee id. Returns 1 when the follow
 /// is new, 0 when it was there.
 const FOLLOW: &str = r"
-local added = redis.call('ZADD', follows_key(ARGV[2]), 'NX', ARGV[3], ARGV[3])
-if added == 1 then redis.call('INCR', K_COUNT_FOLLOWS) end
-return added
+return follow_edge(ARGV[2], ARGV[3])
 ";
 
 /// `ARGV`: namespace, follower id, followee id. Returns 1 when a follow was
 /// removed, 0 when there was none.
 const UNFOLLOW: &str = r"
-local removed = redis.call('ZREM', follows_key(ARGV[2]), ARGV[3])
-if removed == 1 then redis.call('DECR', K_COUNT_FOLLOWS) end
-return removed
+return unfollow_edge(ARGV[2], ARGV[3])
 ";
 
 /// `ARGV`: namespace, follower id, index of the last followee to return
@@ -101,19 +148,72 @@ end
 return out
 ";
 
+/// Shared by the post scripts: `post_message` posts and returns the new
+/// message id; a second run with the same write token returns the id the
+/// first run created and posts nothing. Needs [`HOME_WRITES`].
+const POST_WRITE: &str = r"
+local function post_message(author, text, pub_date, token)
+  local done = redis.call('GET', write_key(token))
+  if done then return done end
+  local id = id_string(redis.call('INCR', K_NEXT_MESSAGE_ID))
+  redis.call('HSET', message_key(id), F_AUTHOR, author, F_TEXT, text, F_PUB_DATE, pub_date)
+  redis.call('ZADD', K_PUBLIC_TIMELINE, id, id)
+  redis.call('ZADD', user_timeline_key(author), id, id)
+  fan_out(author, id)
+  redis.call('INCR', K_COUNT_MESSAGES)
+  redis.call('SET', write_key(token), id, 'EX', WRITE_TOKEN_TTL)
+  return id
+end
+";
+
 /// `ARGV`: namespace, author id, text, pub_date, write token. Returns the
-/// new message id. A second run with the same token returns the id the
-/// first run created and posts nothing.
+/// new message id (see [`POST_WRITE`]).
 const POST: &str = r"
-local done = redis.call('GET', write_key(ARGV[5]))
-if done then return done end
-local id = id_string(redis.call('INCR', K_NEXT_MESSAGE_ID))
-redis.call('HSET', message_key(id), F_AUTHOR, ARGV[2], F_TEXT, ARGV[3], F_PUB_DATE, ARGV[4])
-redis.call('ZADD', K_PUBLIC_TIMELINE, id, id)
-redis.call('ZADD', user_timeline_key(ARGV[2]), id, id)
-redis.call('INCR', K_COUNT_MESSAGES)
-redis.call('SET', write_key(ARGV[5]), id, 'EX', WRITE_TOKEN_TTL)
-return id
+return post_message(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+";
+
+/// Shared by the scripts of writes that name their users:
+/// `resolve(normalized, as_written)` finds a user id by name (the spelling
+/// as written, `''` for none, only when the normalized one finds nobody);
+/// `record_latest(latest)` records `latest` unless it is `''`.
+const NAMED: &str = r"
+local function resolve(normalized, as_written)
+  local id = redis.call('HGET', K_USER_IDS, normalized)
+  if not id and as_written ~= '' then id = redis.call('HGET', K_USER_IDS, as_written) end
+  return id
+end
+local function record_latest(latest)
+  if latest ~= '' then redis.call('SET', K_LATEST, latest) end
+end
+";
+
+/// `ARGV`: namespace, latest (`''` for none), author's name (normalized,
+/// as written), text, pub_date, write token. Records `latest`, then posts.
+/// Returns `{'posted', id}` or `{'unknown_user'}`.
+const NAMED_POST: &str = r"
+record_latest(ARGV[2])
+local author = resolve(ARGV[3], ARGV[4])
+if not author then return {'unknown_user'} end
+return {'posted', post_message(author, ARGV[5], ARGV[6], ARGV[7])}
+";
+
+/// `ARGV`: namespace, latest (`''` for none), follower's name (normalized,
+/// as written), followee's name (normalized, as written), `follow` or
+/// `unfollow`. Records `latest`, then changes the edge. Returns
+/// `{'applied', '1' or '0'}`, `{'unknown_user'}`, `{'unknown_target'}` or
+/// `{'self'}` (a follow of oneself; an unfollow of oneself is a no-op).
+const NAMED_FOLLOW: &str = r"
+record_latest(ARGV[2])
+local follower = resolve(ARGV[3], ARGV[4])
+if not follower then return {'unknown_user'} end
+local followee = resolve(ARGV[5], ARGV[6])
+if not followee then return {'unknown_target'} end
+if follower == followee then
+  if ARGV[7] == 'follow' then return {'self'} end
+  return {'applied', '0'}
+end
+if ARGV[7] == 'follow' then return {'applied', tostring(follow_edge(follower, followee))} end
+return {'applied', tostring(unfollow_edge(follower, followee))}
 ";
 
 /// Shared by the timeline scripts: turns message ids into
@@ -148,28 +248,59 @@ if ARGV[2] ~= '' then key = user_timeline_key(ARGV[2]) end
 return render(redis.call('ZREVRANGEBYSCORE', key, ARGV[3], '-inf', 'LIMIT', 0, ARGV[4]))
 ";
 
-/// `ARGV`: namespace, user id, upper score bound, page size. Takes the newest
-/// page-size messages below the bound from the user's own timeline and from
-/// each followee's, merges them and keeps the newest page-size: the cost is
-/// (followees + 1) index reads of at most one page each, whatever the total
-/// number of messages.
+/// `ARGV`: namespace, user id, upper score bound (`+inf` or `(ID`), page
+/// size. Answers from the reader's home cache entry, filling it first with
+/// one merge when there is none (see [`layout`](crate::layout)); a page
+/// deeper than the entry, or any page when the cache is off, is a merge:
+/// the newest page-size ids of the reader's and each followee's timeline,
+/// sorted. Returns rendered messages, newest first.
 const HOME_TIMELINE: &str = r"
 local me, max, count = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local sources = {me}
-for _, followee in ipairs(redis.call('ZRANGE', follows_key(me), 0, -1)) do
-  if followee ~= me then sources[#sources + 1] = followee end
+local function sources_of(reader)
+  local sources = {reader}
+  for _, followee in ipairs(redis.call('ZRANGE', follows_key(reader), 0, -1)) do
+    if followee ~= reader then sources[#sources + 1] = followee end
+  end
+  return sources
 end
-local found = {}
-for _, source in ipairs(sources) do
-  local ids = redis.call('ZREVRANGEBYSCORE', user_timeline_key(source), max, '-inf', 'LIMIT', 0, ARGV[4])
-  for _, id in ipairs(ids) do found[#found + 1] = {tonumber(id), id} end
+local function merge(sources, limit, bound)
+  local found = {}
+  for _, source in ipairs(sources) do
+    local ids = redis.call('ZREVRANGEBYSCORE', user_timeline_key(source), bound, '-inf', 'LIMIT', 0, limit)
+    for _, id in ipairs(ids) do found[#found + 1] = tonumber(id) end
+  end
+  table.sort(found, function(a, b) return a > b end)
+  local newest, last = {}, nil
+  for _, id in ipairs(found) do
+    if #newest == limit then break end
+    if id ~= last then newest[#newest + 1] = string.format('%.0f', id) end
+    last = id
+  end
+  return newest
 end
-if #sources > 1 then
-  table.sort(found, function(a, b) return a[1] > b[1] end)
+if HOME_ENTRIES > 0 then
+  local from = redis.call('GET', home_from_key(me))
+  if not from then
+    local sources = sources_of(me)
+    local newest = merge(sources, HOME_ENTRIES, '+inf')
+    if #newest > 0 then
+      local scored = {}
+      for _, id in ipairs(newest) do
+        scored[#scored + 1] = id
+        scored[#scored + 1] = id
+      end
+      redis.call('ZADD', home_key(me), unpack(scored))
+      redis.call('EXPIRE', home_key(me), HOME_LIFETIME)
+    end
+    from = '0'
+    if #newest == HOME_ENTRIES then from = newest[#newest] end
+    redis.call('SET', home_from_key(me), from, 'EX', HOME_LIFETIME)
+    for _, source in ipairs(sources) do redis.call('SADD', fans_key(source), me) end
+  end
+  local ids = redis.call('ZREVRANGEBYSCORE', home_key(me), max, '-inf', 'LIMIT', 0, count)
+  if #ids == count or from == '0' then return render(ids) end
 end
-local page = {}
-for i = 1, math.min(count, #found) do page[i] = found[i][2] end
-return render(page)
+return render(merge(sources_of(me), count, max))
 ";
 
 /// `ARGV`: namespace, secret name, candidate. Returns the stored secret.
@@ -186,6 +317,9 @@ return redis.call('HGET', K_SECRETS, ARGV[2])
 const MIGRATE: &str = r"
 local found = redis.call('GET', K_LAYOUT)
 if found == LAYOUT then return found end
+if found and tonumber(found) > tonumber(LAYOUT) then
+  return redis.error_reply('LAYOUT the namespace has layout ' .. found .. ', newer than ' .. LAYOUT)
+end
 local users, follows = 0, 0
 local names = redis.call('HGETALL', K_USER_IDS)
 for i = 2, #names, 2 do
@@ -243,6 +377,7 @@ while i <= #ARGV do
   elseif kind == 'f' then
     if redis.call('ZADD', follows_key(ARGV[i + 1]), 'NX', ARGV[i + 2], ARGV[i + 2]) == 1 then
       redis.call('INCR', K_COUNT_FOLLOWS)
+      forget_home(ARGV[i + 1])
     end
   elseif kind == 'm' then
     local id, author = ARGV[i + 1], ARGV[i + 2]
@@ -250,6 +385,7 @@ while i <= #ARGV do
       F_PUB_DATE, ARGV[i + 4])
     redis.call('ZADD', K_PUBLIC_TIMELINE, id, id)
     redis.call('ZADD', user_timeline_key(author), id, id)
+    fan_out(author, id)
     redis.call('INCR', K_COUNT_MESSAGES)
     raise_counter(K_NEXT_MESSAGE_ID, id)
   elseif kind == 'l' then
@@ -285,6 +421,10 @@ pub(crate) struct Scripts {
     pub(crate) follow: Script,
     /// See [`UNFOLLOW`].
     pub(crate) unfollow: Script,
+    /// See [`NAMED_POST`].
+    pub(crate) named_post: Script,
+    /// See [`NAMED_FOLLOW`].
+    pub(crate) named_follow: Script,
     /// See [`MIGRATE`].
     pub(crate) migrate: Script,
     /// See [`IMPORT`].
@@ -294,9 +434,10 @@ pub(crate) struct Scripts {
 }
 
 impl Scripts {
-    /// Builds every script from the prelude and its body.
-    pub(crate) fn new() -> Self {
-        let prelude = lua_prelude();
+    /// Builds every script from the prelude (with the home cache's
+    /// limits) and its body.
+    pub(crate) fn new(home: HomeCacheLimits) -> Self {
+        let prelude = lua_prelude(home);
         let mut sources = Vec::new();
         let mut script = |body: &[&str]| {
             let source = format!("{prelude}{}", body.concat());
@@ -307,15 +448,17 @@ impl Scripts {
         let create_user = script(&[CREATE_USER]);
         let user_by_name = script(&[USER_BY_NAME]);
         let followees = script(&[FOLLOWEES]);
-        let post = script(&[POST]);
+        let post = script(&[HOME_WRITES, POST_WRITE, POST]);
         let timeline = script(&[RENDER, TIMELINE]);
         let home_timeline = script(&[RENDER, HOME_TIMELINE]);
         let secret = script(&[SECRET]);
         let end_sessions = script(&[END_SESSIONS]);
-        let follow = script(&[FOLLOW]);
-        let unfollow = script(&[UNFOLLOW]);
+        let follow = script(&[HOME_WRITES, FOLLOW_WRITES, FOLLOW]);
+        let unfollow = script(&[HOME_WRITES, FOLLOW_WRITES, UNFOLLOW]);
+        let named_post = script(&[HOME_WRITES, POST_WRITE, NAMED, NAMED_POST]);
+        let named_follow = script(&[HOME_WRITES, FOLLOW_WRITES, NAMED, NAMED_FOLLOW]);
         let migrate = script(&[MIGRATE]);
-        let import = script(&[IMPORT]);
+        let import = script(&[HOME_WRITES, IMPORT]);
         Self {
             create_user,
             user_by_name,
@@ -327,6 +470,8 @@ impl Scripts {
             end_sessions,
             follow,
             unfollow,
+            named_post,
+            named_follow,
             migrate,
             import,
             sources,

@@ -307,9 +307,74 @@ async fn a_namespace_of_the_first_layout_is_counted_once_on_connect() {
         .await
         .unwrap();
     assert_eq!(exported.len(), 4, "{exported:?}");
+    // Ada's follow, from before the home cache, shows in her home timeline.
+    let home = store
+        .timeline(Timeline::Home(ada.user.id), PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&home), [1]);
+    assert!(store.unfollow(ada.user.id, UserId(2)).await.unwrap());
+    let home = store
+        .timeline(Timeline::Home(ada.user.id), PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(home.is_empty());
     // Later writes count on top; a second connect counts nothing again.
     let carl = register(&store, "Carl").await;
     assert_eq!(carl.id.0, 3);
     let again = support::connect(config).await;
     assert_eq!(again.counts().await.unwrap().users, 3);
+}
+
+/// The home cache lives in Redis: a reader's entry filled through one
+/// instance receives the posts, follows and unfollows made through another.
+#[tokio::test]
+async fn a_home_cache_entry_follows_writes_from_every_instance() {
+    let config = support::test_config();
+    let one = support::connect(config.clone()).await;
+    let two = support::connect(config).await;
+    let reader = register(&one, "reader").await;
+    let author = register(&one, "author").await;
+    let other = register(&one, "other").await;
+    let first = post(&one, author.id, "first").await;
+    assert!(one.follow(reader.id, author.id).await.unwrap());
+    let home = |store: &RedisStore| {
+        let store = store.clone();
+        async move {
+            ids(&store
+                .timeline(Timeline::Home(reader.id), PageRequest::first(10))
+                .await
+                .unwrap())
+        }
+    };
+    assert_eq!(home(&one).await, [first.0]);
+    let second = post(&two, author.id, "second").await;
+    assert_eq!(home(&one).await, [second.0, first.0]);
+    assert!(two.follow(reader.id, other.id).await.unwrap());
+    let third = post(&two, other.id, "third").await;
+    assert_eq!(home(&one).await, [third.0, second.0, first.0]);
+    assert!(two.unfollow(reader.id, author.id).await.unwrap());
+    assert_eq!(home(&one).await, [third.0]);
+    post(&two, author.id, "unseen").await;
+    assert_eq!(home(&one).await, [third.0]);
+}
+
+#[tokio::test]
+async fn a_namespace_of_a_newer_layout_is_refused() {
+    let config = support::test_config();
+    let mut raw = raw_connection().await;
+    let () = redis::cmd("SET")
+        .arg(format!("{}:layout", config.namespace))
+        .arg(99)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let err = RedisStore::connect(config).await.unwrap_err();
+    let mut chain = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        chain.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    assert!(chain.contains("layout 99, newer than"), "{chain}");
 }

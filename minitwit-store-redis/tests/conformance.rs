@@ -6,3 +6,22 @@ mod support;
 use support::fresh_store;
 
 minitwit_core::store_conformance_tests!(fresh_store);
+
+/// The suite again with a tiny home cache, so that every path of the cache
+/// (trimming, pages deeper than an entry) runs.
+mod tiny_home_cache {
+    use std::sync::Arc;
+
+    use minitwit_core::Store;
+    use minitwit_core::home::HomeCacheLimits;
+
+    use super::support::{connect, test_config};
+
+    async fn fresh_store() -> Arc<dyn Store> {
+        let mut config = test_config();
+        config.home_cache = HomeCacheLimits::TINY;
+        Arc::new(connect(config).await)
+    }
+
+    minitwit_core::store_conformance_tests!(fresh_store);
+}

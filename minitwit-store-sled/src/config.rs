@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use minitwit_core::home::HomeCacheLimits;
+
 /// How to open a [`SledStore`](crate::SledStore).
 ///
 /// ```
@@ -15,6 +17,7 @@ pub struct SledConfig {
     path: Option<PathBuf>,
     cache_capacity: u64,
     temporary: bool,
+    home_cache: HomeCacheLimits,
 }
 
 impl SledConfig {
@@ -31,6 +34,7 @@ impl SledConfig {
             path: Some(path.into()),
             cache_capacity: Self::DEFAULT_CACHE_CAPACITY,
             temporary: false,
+            home_cache: HomeCacheLimits::DEFAULT,
         }
     }
 
@@ -41,6 +45,7 @@ impl SledConfig {
             path: None,
             cache_capacity: Self::DEFAULT_CACHE_CAPACITY,
             temporary: true,
+            home_cache: HomeCacheLimits::DEFAULT,
         }
     }
 
@@ -50,6 +55,16 @@ impl SledConfig {
     #[must_use]
     pub fn cache_capacity(mut self, bytes: u64) -> Self {
         self.cache_capacity = bytes;
+        self
+    }
+
+    /// How much the in-memory home-timeline cache holds (see the `home`
+    /// module; its `lifetime` is not used: entries live until evicted);
+    /// [`HomeCacheLimits::OFF`] merges every home page, tests use
+    /// [`HomeCacheLimits::TINY`].
+    #[must_use]
+    pub fn home_cache(mut self, limits: HomeCacheLimits) -> Self {
+        self.home_cache = limits;
         self
     }
 
@@ -65,6 +80,11 @@ impl SledConfig {
     /// picks its own.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// How much the home-timeline cache holds.
+    pub fn home_cache_limits(&self) -> HomeCacheLimits {
+        self.home_cache
     }
 
     /// The cache bound in bytes.

@@ -153,7 +153,7 @@ impl Trees {
                 }
             }
             Timeline::Home(user) => {
-                for id in self.home_ids(user, page)? {
+                for id in self.merged_home_ids(&self.home_authors(user)?, page)? {
                     page_builder.push_id(id)?;
                 }
             }
@@ -161,16 +161,25 @@ impl Trees {
         Ok(page_builder.messages)
     }
 
-    /// The ids of one page of `user`'s home timeline: a k-way merge of the
-    /// reverse scans of the user's and each followee's messages.
-    fn home_ids(&self, user: UserId, page: PageRequest) -> Result<Vec<MessageId>, StoreError> {
-        let mut authors = BTreeSet::from([user]);
-        for key in self.follows.scan_prefix(id_key(user.0)).keys() {
+    /// Who `reader`'s home timeline shows: the reader, then every followee.
+    pub(crate) fn home_authors(&self, reader: UserId) -> Result<Vec<UserId>, StoreError> {
+        let mut authors = BTreeSet::from([reader]);
+        for key in self.follows.scan_prefix(id_key(reader.0)).keys() {
             authors.insert(UserId(decode_pair_second(&key.map_err(sled_error)?)?));
         }
+        Ok(authors.into_iter().collect())
+    }
+
+    /// The ids of one page of the home timeline of a reader who sees
+    /// `authors`: a k-way merge of their reverse scans.
+    pub(crate) fn merged_home_ids(
+        &self,
+        authors: &[UserId],
+        page: PageRequest,
+    ) -> Result<Vec<MessageId>, StoreError> {
         let mut scans: Vec<_> = authors
-            .into_iter()
-            .map(|author| self.authored(author, page.before).keys().rev())
+            .iter()
+            .map(|author| self.authored(*author, page.before).keys().rev())
             .collect();
         // The newest unread message of each scan, newest first.
         let mut heads = BinaryHeap::with_capacity(scans.len());
@@ -196,6 +205,15 @@ impl Trees {
             }
         }
         Ok(ids)
+    }
+
+    /// The messages with these ids, in this order.
+    pub(crate) fn render(&self, ids: &[MessageId]) -> Result<Vec<Message>, StoreError> {
+        let mut page_builder = PageBuilder::new(self, ids.len());
+        for id in ids {
+            page_builder.push_id(*id)?;
+        }
+        Ok(page_builder.messages)
     }
 }
 

@@ -14,3 +14,17 @@ async fn fresh_store() -> Arc<dyn Store> {
 }
 
 minitwit_core::store_conformance_tests!(fresh_store);
+
+/// The suite again with a tiny home cache, so that every path of the cache
+/// (eviction, trimming, pages deeper than it) runs.
+mod tiny_home_cache {
+    use super::*;
+    use minitwit_core::home::HomeCacheLimits;
+
+    async fn fresh_store() -> Arc<dyn Store> {
+        let config = SledConfig::temporary().home_cache(HomeCacheLimits::TINY);
+        Arc::new(SledStore::open(config).expect("open a temporary sled store"))
+    }
+
+    minitwit_core::store_conformance_tests!(fresh_store);
+}

@@ -12,9 +12,9 @@ use minitwit_core::backup::BackupSummary;
 
 use super::ENDPOINT;
 use super::files::AtomicFile;
-use super::progress::{records_bar, summary_line};
 use super::stream::{import_backup, verify_backup, write_backup};
 use crate::cli::Output;
+use crate::progress::{records_bar, summary_line};
 use crate::settings::Settings;
 use crate::store_url::StoreUrl;
 use crate::stores;

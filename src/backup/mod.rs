@@ -6,7 +6,6 @@
 mod commands;
 pub mod endpoint;
 mod files;
-mod progress;
 pub mod schedule;
 mod stream;
 

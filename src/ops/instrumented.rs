@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use metrics::{counter, histogram};
+use minitwit_core::named::{NamedOutcome, NamedWrite};
 use minitwit_core::{
     Counts, Message, MessageId, MessageText, NewUser, PageRequest, Record, RecordStream, Store,
     StoreError, StoredUser, Timeline, Timestamp, User, UserId,
 };
 
 /// The operations timed, as they appear in the `operation` label.
-pub const OPERATIONS: [&str; 22] = [
+pub const OPERATIONS: [&str; 23] = [
     "create_user",
     "user_by_name",
     "user_by_id",
@@ -29,6 +30,7 @@ pub const OPERATIONS: [&str; 22] = [
     "user_timeline",
     "home_timeline",
     "set_latest",
+    "named_write",
     "latest",
     "get_or_init_secret",
     "counts",
@@ -144,6 +146,15 @@ impl Store for InstrumentedStore {
 
     async fn set_latest(&self, latest: i64) -> Result<(), StoreError> {
         self.timed("set_latest", self.inner.set_latest(latest))
+            .await
+    }
+
+    async fn named_write(
+        &self,
+        write: NamedWrite,
+        latest: Option<i64>,
+    ) -> Result<NamedOutcome, StoreError> {
+        self.timed("named_write", self.inner.named_write(write, latest))
             .await
     }
 

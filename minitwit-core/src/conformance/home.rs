@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use super::support::{Must, create, post};
+use super::support::{Must, all_at_once, create, post};
 use super::timelines::{Posted, expected, ids_of, raw, read_all, users_posting, walk};
-use crate::{Store, Timeline, UserId};
+use crate::{PageRequest, Store, Timeline, User, UserId};
 
 /// A home timeline holds the user's own messages and those of everyone they
 /// follow, now: following someone shows their earlier messages too, and
@@ -148,4 +148,184 @@ pub async fn home_timelines_show_each_message_once(store: &Arc<dyn Store>) {
         "store contract: a home timeline must show each message once, even for a user who \
          follows themselves"
     );
+}
+
+/// Readers follow, unfollow and follow again authors with more messages
+/// than any index copies on a follow, some followed by many readers; every
+/// walk, in pages of 1, 5 and 30, holds exactly the messages it should.
+pub async fn home_timelines_stay_whole_through_follow_changes(store: &Arc<dyn Store>) {
+    let prolific = create(store, "prolific").await;
+    let quiet = create(store, "quiet").await;
+    let mut readers = Vec::new();
+    for n in 0..5 {
+        readers.push(create(store, &format!("reader {n}")).await);
+    }
+    let mut posted = Vec::new();
+    let post_as = |author: &User, n: usize| {
+        let (store, author) = (Arc::clone(store), author.clone());
+        async move {
+            let id = post(&store, &author, &format!("{} #{n}", author.username), 0).await;
+            Posted {
+                id,
+                author: author.id,
+            }
+        }
+    };
+    for n in 0..70 {
+        posted.push(post_as(&prolific, n).await);
+    }
+    posted.push(post_as(&quiet, 0).await);
+    let mut follows = Vec::new();
+    // Every reader follows both: the prolific author's followers outnumber
+    // small home caches, so some readers are evicted and merged again.
+    for reader in &readers {
+        for author in [&prolific, &quiet] {
+            assert!(store.follow(reader.id, author.id).await.must("follow"));
+            follows.push((reader.id, author.id));
+        }
+    }
+    let check = |posted: Vec<Posted>, follows: Vec<(UserId, UserId)>, when: &'static str| {
+        let readers = readers.clone();
+        async move {
+            for reader in &readers {
+                let want = expected(&posted, &follows, Timeline::Home(reader.id));
+                for page_size in [1, 5, 30] {
+                    assert_eq!(
+                        raw(&walk(store, Timeline::Home(reader.id), page_size).await),
+                        raw(&want),
+                        "store contract: the home timeline of {:?} {when}, walked in pages of \
+                         {page_size}, must hold exactly their own messages and those of the \
+                         users they follow",
+                        reader.username.as_str()
+                    );
+                }
+            }
+        }
+    };
+    check(
+        posted.clone(),
+        follows.clone(),
+        "after following a prolific author",
+    )
+    .await;
+
+    for n in 70..75 {
+        posted.push(post_as(&prolific, n).await);
+        posted.push(post_as(&readers[n % 5], n).await);
+    }
+    check(posted.clone(), follows.clone(), "after more posts").await;
+
+    for reader in &readers[..3] {
+        assert!(
+            store
+                .unfollow(reader.id, prolific.id)
+                .await
+                .must("unfollow")
+        );
+        follows.retain(|pair| *pair != (reader.id, prolific.id));
+    }
+    posted.push(post_as(&prolific, 75).await);
+    check(posted.clone(), follows.clone(), "after unfollows").await;
+
+    for reader in &readers[..2] {
+        assert!(
+            store
+                .follow(reader.id, prolific.id)
+                .await
+                .must("follow again")
+        );
+        follows.push((reader.id, prolific.id));
+    }
+    posted.push(post_as(&prolific, 76).await);
+    check(posted, follows, "after following again").await;
+}
+
+/// Authors post while readers follow and unfollow them and read their home
+/// timelines, all at once; once every call has returned, each home timeline
+/// holds exactly the messages of the authors its reader follows: no post
+/// slips between a follow, a read and what a backend keeps of them.
+pub async fn home_timelines_stay_whole_under_concurrent_posts_and_follows(store: &Arc<dyn Store>) {
+    let mut authors = Vec::new();
+    for n in 0..4 {
+        authors.push(create(store, &format!("author {n}")).await);
+    }
+    let mut readers = Vec::new();
+    for n in 0..4 {
+        readers.push(create(store, &format!("reader {n}")).await);
+    }
+    // Readers 0 and 1 follow every author before the race; during it, 0
+    // unfollows authors 0 and 1, and 2 and 3 follow every author.
+    for reader in &readers[..2] {
+        for author in &authors {
+            assert!(store.follow(reader.id, author.id).await.must("follow"));
+        }
+    }
+    let tasks = authors.len() + 5;
+    let (authors_in, readers_in) = (authors.clone(), readers.clone());
+    let results = all_at_once(store, tasks, move |store, task| {
+        let (authors, readers) = (authors_in.clone(), readers_in.clone());
+        async move {
+            let mut posted = Vec::new();
+            if let Some(author) = authors.get(task) {
+                for n in 0..12 {
+                    let id = post(&store, author, &format!("{} #{n}", author.username), 0).await;
+                    posted.push(Posted {
+                        id,
+                        author: author.id,
+                    });
+                    tokio::task::yield_now().await;
+                }
+            } else if task == authors.len() {
+                for author in &authors[..2] {
+                    store
+                        .unfollow(readers[0].id, author.id)
+                        .await
+                        .must("unfollow");
+                }
+            } else if task >= authors.len() + 3 {
+                for _ in 0..10 {
+                    for reader in &readers {
+                        let page = PageRequest::first(5);
+                        store
+                            .timeline(Timeline::Home(reader.id), page)
+                            .await
+                            .must("home timeline");
+                    }
+                    tokio::task::yield_now().await;
+                }
+            } else {
+                let reader = &readers[task - authors.len() + 1];
+                for author in &authors {
+                    store.follow(reader.id, author.id).await.must("follow");
+                    tokio::task::yield_now().await;
+                }
+            }
+            posted
+        }
+    })
+    .await;
+    let posted: Vec<Posted> = results.into_iter().flatten().collect();
+    let mut follows = Vec::new();
+    for (n, reader) in readers.iter().enumerate() {
+        for (m, author) in authors.iter().enumerate() {
+            let follows_now = match n {
+                0 => m >= 2,
+                1..=3 => true,
+                _ => false,
+            };
+            if follows_now {
+                follows.push((reader.id, author.id));
+            }
+        }
+    }
+    for reader in &readers {
+        let want = expected(&posted, &follows, Timeline::Home(reader.id));
+        assert_eq!(
+            raw(&walk(store, Timeline::Home(reader.id), 7).await),
+            raw(&want),
+            "store contract: after posts raced with follows and unfollows, the home timeline of \
+             {:?} must hold exactly the messages of the authors they follow",
+            reader.username.as_str()
+        );
+    }
 }

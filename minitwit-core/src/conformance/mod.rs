@@ -60,6 +60,7 @@ mod follows;
 mod home;
 mod latest;
 mod model;
+mod named;
 #[cfg(test)]
 mod self_test;
 mod support;
@@ -72,6 +73,7 @@ pub use follows::*;
 pub use home::*;
 pub use latest::*;
 pub use model::{DEFAULT_CASES, MAX_OPERATIONS, check_against_model};
+pub use named::*;
 pub use timelines::*;
 pub use users::*;
 pub use whole::*;
@@ -101,12 +103,16 @@ macro_rules! __store_conformance_checks {
             home_timelines_hold_own_and_followed_messages,
             home_timelines_page_through_many_followees,
             home_timelines_show_each_message_once,
+            home_timelines_stay_whole_through_follow_changes,
+            home_timelines_stay_whole_under_concurrent_posts_and_follows,
             timelines_respect_limit_and_before,
             paging_visits_every_message_once,
             paging_is_stable_while_messages_are_posted,
             concurrent_posts_get_unique_growing_ids,
             latest_is_none_until_set_then_last_write_wins,
             concurrent_latest_writes_leave_one_of_them,
+            named_writes_resolve_names_and_record_latest,
+            named_writes_find_both_spellings,
             secrets_are_initialized_once,
             concurrent_secret_inits_agree,
             flush_succeeds_and_keeps_data,
@@ -205,6 +211,7 @@ mod tests {
             include_str!("timelines.rs"),
             include_str!("home.rs"),
             include_str!("latest.rs"),
+            include_str!("named.rs"),
             include_str!("whole.rs"),
         ];
         let defined: BTreeSet<&str> = sources

@@ -4,7 +4,7 @@ use rocket::response::status::NoContent;
 use rocket::serde::json::Json;
 use rocket::{Route, State, get, post, routes};
 
-use crate::auth::Authorized;
+use crate::auth::{Authorized, AuthorizedWrite};
 use crate::errors::ApiError;
 use crate::json::JsonBody;
 use crate::limit::Limit;
@@ -63,7 +63,7 @@ pub(crate) async fn follows(
 )]
 #[post("/fllws/<username>", data = "<body>")]
 pub(crate) async fn change(
-    _auth: Authorized,
+    auth: AuthorizedWrite,
     username: &str,
     api: &State<ApiState>,
     body: JsonBody<FollowRequest>,
@@ -73,15 +73,22 @@ pub(crate) async fn change(
             follow: Some(target),
             unfollow: None,
         } => {
-            api.service.follow(username, &target).await?;
+            api.service
+                .follow_named(username, &target, auth.latest)
+                .await?;
         }
         FollowRequest {
             follow: None,
             unfollow: Some(target),
         } => {
-            api.service.unfollow(username, &target).await?;
+            api.service
+                .unfollow_named(username, &target, auth.latest)
+                .await?;
         }
-        _ => return Err(ApiError::bad_request(EXACTLY_ONE_KEY)),
+        _ => {
+            auth.record(&api.service).await?;
+            return Err(ApiError::bad_request(EXACTLY_ONE_KEY));
+        }
     }
     Ok(NoContent)
 }

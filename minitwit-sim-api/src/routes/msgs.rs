@@ -3,7 +3,7 @@
 use rocket::response::status::NoContent;
 use rocket::{Route, State, get, post, routes};
 
-use crate::auth::Authorized;
+use crate::auth::{Authorized, AuthorizedWrite};
 use crate::errors::ApiError;
 use crate::json::JsonBody;
 use crate::limit::Limit;
@@ -75,12 +75,14 @@ pub(crate) async fn by_user(
 )]
 #[post("/msgs/<username>", data = "<body>")]
 pub(crate) async fn post(
-    _auth: Authorized,
+    auth: AuthorizedWrite,
     username: &str,
     api: &State<ApiState>,
     body: JsonBody<PostMessageRequest>,
 ) -> Result<NoContent, ApiError> {
     let content = body.0.content.unwrap_or_default();
-    api.service.post(username, &content).await?;
+    api.service
+        .post_named(username, &content, auth.latest)
+        .await?;
     Ok(NoContent)
 }

@@ -4,7 +4,7 @@ use minitwit_core::{Caller, Registration};
 use rocket::response::status::NoContent;
 use rocket::{Route, State, post, routes};
 
-use crate::auth::Authorized;
+use crate::auth::AuthorizedWrite;
 use crate::errors::ApiError;
 use crate::json::JsonBody;
 use crate::state::ApiState;
@@ -33,7 +33,7 @@ pub(super) fn routes() -> Vec<Route> {
 )]
 #[post("/register", data = "<body>")]
 pub(crate) async fn register(
-    _auth: Authorized,
+    auth: AuthorizedWrite,
     api: &State<ApiState>,
     body: JsonBody<RegisterRequest>,
 ) -> Result<NoContent, ApiError> {
@@ -42,6 +42,8 @@ pub(crate) async fn register(
         email,
         pwd,
     } = body.0;
+    // Before the hash: `latest` is recorded even when hashing is busy.
+    auth.record(&api.service).await?;
     let form = Registration {
         username: username.as_deref().unwrap_or_default(),
         email: email.as_deref().unwrap_or_default(),

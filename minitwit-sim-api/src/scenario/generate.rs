@@ -82,70 +82,113 @@ pub struct GeneratorConfig {
 /// do not follow; names have spaces and non-ASCII letters; texts carry
 /// characters that need escaping. A few registrations repeat a taken name.
 pub fn generate(config: GeneratorConfig) -> Vec<Action> {
-    let mut rng = StdRng::seed_from_u64(config.seed);
-    let mut users: Vec<String> = Vec::new();
-    let mut taken: HashMap<String, usize> = HashMap::new();
-    // Ordered, so that the scenario depends on the seed alone.
-    let mut follows: BTreeSet<(usize, usize)> = BTreeSet::new();
-    let mut actions = Vec::with_capacity(config.actions);
-    let mut clock_ms: i64 = 1_600_000_000_000;
-    let target_users = config.users.max(2);
+    Generator::new(config).collect()
+}
 
-    for index in 0..config.actions {
-        let id = i64::try_from(index).unwrap_or(i64::MAX).saturating_add(1);
-        let delay_ms = rng.gen_range(0..40u64);
-        clock_ms += i64::try_from(delay_ms).unwrap_or(0);
+/// The actions of [`generate`], one at a time: for scenarios too large to
+/// hold in memory (ten million actions are about 1.5 GB as a `Vec`).
+#[derive(Debug)]
+pub struct Generator {
+    config: GeneratorConfig,
+    rng: StdRng,
+    users: Vec<String>,
+    taken: HashMap<String, usize>,
+    // Ordered, so that the scenario depends on the seed alone.
+    follows: BTreeSet<(usize, usize)>,
+    clock_ms: i64,
+    index: usize,
+}
+
+impl Generator {
+    /// A generator of the scenario `config` describes.
+    pub fn new(config: GeneratorConfig) -> Self {
+        Self {
+            config,
+            rng: StdRng::seed_from_u64(config.seed),
+            users: Vec::new(),
+            taken: HashMap::new(),
+            follows: BTreeSet::new(),
+            clock_ms: 1_600_000_000_000,
+            index: 0,
+        }
+    }
+
+    /// How many distinct users have registered so far.
+    pub fn users(&self) -> usize {
+        self.users.len()
+    }
+
+    fn next_kind(&mut self) -> ActionKind {
+        let (rng, users) = (&mut self.rng, &mut self.users);
+        let target_users = self.config.users.max(2);
         // Registrations come first while few users exist, then thin out.
         let want_register = users.len() < 2
             || (users.len() < target_users
                 && rng.gen_bool(register_share(users.len(), target_users)));
-        let kind = if want_register {
-            register(&mut rng, &mut users, &mut taken)
-        } else {
-            let actor = skewed(&mut rng, users.len());
-            let roll: f64 = rng.r#gen();
-            if roll < 0.55 {
-                ActionKind::Tweet {
-                    username: users[actor].clone(),
-                    text: sentence(&mut rng),
-                }
-            } else if roll < 0.8 {
-                let mut target = skewed(&mut rng, users.len());
-                if target == actor {
-                    target = (target + 1) % users.len();
-                }
-                follows.insert((actor, target));
-                ActionKind::Follow {
-                    username: users[actor].clone(),
-                    target: users[target].clone(),
-                }
-            } else {
-                let followed: Vec<usize> = follows
-                    .range((actor, 0)..(actor + 1, 0))
-                    .map(|(_, whom)| *whom)
-                    .collect();
-                // Mostly someone followed; sometimes someone who is not, as
-                // the real simulator does about 1,200 times.
-                let target = if !followed.is_empty() && rng.gen_bool(0.8) {
-                    followed[rng.gen_range(0..followed.len())]
-                } else {
-                    rng.gen_range(0..users.len())
-                };
-                follows.remove(&(actor, target));
-                ActionKind::Unfollow {
-                    username: users[actor].clone(),
-                    target: users[target].clone(),
-                }
+        if want_register {
+            return register(rng, users, &mut self.taken);
+        }
+        let actor = skewed(rng, users.len());
+        let roll: f64 = rng.r#gen();
+        if roll < 0.55 {
+            ActionKind::Tweet {
+                username: users[actor].clone(),
+                text: sentence(rng),
             }
-        };
-        actions.push(Action {
+        } else if roll < 0.8 {
+            let mut target = skewed(rng, users.len());
+            if target == actor {
+                target = (target + 1) % users.len();
+            }
+            self.follows.insert((actor, target));
+            ActionKind::Follow {
+                username: users[actor].clone(),
+                target: users[target].clone(),
+            }
+        } else {
+            let mut followed = self.follows.range((actor, 0)..(actor + 1, 0));
+            let count = followed.clone().count();
+            // Mostly someone followed; sometimes someone who is not, as
+            // the real simulator does about 1,200 times.
+            let target = if count > 0 && rng.gen_bool(0.8) {
+                let pick = rng.gen_range(0..count);
+                followed.nth(pick).map_or(actor, |(_, whom)| *whom)
+            } else {
+                rng.gen_range(0..users.len())
+            };
+            self.follows.remove(&(actor, target));
+            ActionKind::Unfollow {
+                username: users[actor].clone(),
+                target: users[target].clone(),
+            }
+        }
+    }
+}
+
+impl Iterator for Generator {
+    type Item = Action;
+
+    fn next(&mut self) -> Option<Action> {
+        if self.index >= self.config.actions {
+            return None;
+        }
+        self.index += 1;
+        let id = i64::try_from(self.index).unwrap_or(i64::MAX);
+        let delay_ms = self.rng.gen_range(0..40u64);
+        self.clock_ms += i64::try_from(delay_ms).unwrap_or(0);
+        let kind = self.next_kind();
+        Some(Action {
             id,
             delay_ms,
-            timestamp_ms: clock_ms,
+            timestamp_ms: self.clock_ms,
             kind,
-        });
+        })
     }
-    actions
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.config.actions - self.index;
+        (left, Some(left))
+    }
 }
 
 fn register_share(registered: usize, target: usize) -> f64 {

@@ -19,16 +19,20 @@ mod expected;
 mod generate;
 #[cfg(feature = "client")]
 mod replay;
+#[cfg(feature = "client")]
+mod summary;
 
 use std::fmt;
 use std::io::{self, BufRead, Write};
 
 pub use expected::{ExpectedState, ExpectedUser};
-pub use generate::{GeneratorConfig, generate};
+pub use generate::{Generator, GeneratorConfig, generate};
 #[cfg(feature = "client")]
 pub use replay::{
     ActionOutcome, Pace, ReplayError, ReplayOptions, ReplayReport, compare, quantile_of, replay,
 };
+#[cfg(feature = "client")]
+pub use summary::{PhaseSummary, ReplaySummary, SIMULATOR_TIMEOUT, STEADY_RUN, steady_start};
 
 /// One line of a scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,29 +1,38 @@
 //! Does reading a timeline page cost the same whatever the number of stored
-//! messages? The [`Store`] contract says it must: a page costs in proportion
-//! to its size (and, for a home timeline, to the number of followees), not to
-//! how many messages the store holds.
+//! messages, and a home page the same whatever the number of followees? The
+//! [`Store`] contract says a page costs in proportion to its size, not to how
+//! many messages the store holds; the home cache of `minitwit_core::home`
+//! makes a reader's home pages cost the same for 10 followees as for 10,000
+//! once the first has been merged.
 //!
-//! For each data-set size (10k and 1M messages by default) this builds one
-//! [`SledStore`] in a temporary directory: 1,000 authors who posted with a
-//! skewed (power-law) distribution, and three readers who post nothing and
-//! follow 10, 100 and 1,000 of the authors. It then measures, at each size:
+//! For each backend (sled in a temporary directory, Redis on a
+//! `redis-server` started for the run) and each data-set size (10k and 1M
+//! messages by default) this builds one store: 10,000 authors who posted
+//! with a skewed (power-law) distribution, and four readers who post nothing
+//! and follow 10, 100, 1,000 and 10,000 of the authors. A second store of the
+//! same backend gets the same data through an export and an import, with
+//! the home cache switched off, so that every home page is merged at read
+//! time: the `merged` baseline. It then measures, at each size:
 //!
 //! * `public_first`: the newest page of the public timeline;
 //! * `public_deep`: a public page before a message 90% of the way back;
 //! * `user_first`: the newest page of one prolific author;
-//! * `home_first/N`: the newest home page of the reader following N authors;
-//! * `post`: one acknowledged (durable) post.
+//! * `home_first_N`: the newest home page of the reader following N authors,
+//!   `cached` (after the first read filled the cache) and `merged`;
+//! * `post`: one acknowledged (durable) post by an author two readers
+//!   follow.
 //!
 //! Every page holds 30 messages (checked before measuring). Run with
 //!
 //! ```text
-//! cargo bench -p minitwit-store-sled --bench timelines
+//! cargo bench --bench timelines
 //! ```
 //!
-//! `MINITWIT_BENCH_SIZES=10000,1000000` (the default) picks the sizes and
+//! `MINITWIT_BENCH_SIZES=10000,1000000` (the default) picks the sizes,
+//! `MINITWIT_BENCH_BACKENDS=sled,redis` the backends,
 //! `MINITWIT_BENCH_LOADERS=256` the number of concurrent loading tasks, and
 //! `MINITWIT_BENCH_CACHE_MB` sled's page cache (the store's default, 64 MiB,
-//! when unset); the figures are in `BENCHMARKS.md` at the workspace root.
+//! when unset); the figures are in `BENCHMARKS.md`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -32,16 +41,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
+use futures::TryStreamExt as _;
+use minitwit_core::home::HomeCacheLimits;
 use minitwit_core::{
     Email, MessageId, MessageText, NewUser, PageRequest, PasswordHash, Store, Timeline, UserId,
     Username,
 };
+use minitwit_store_redis::test_server::{Persistence, RedisServer};
+use minitwit_store_redis::{RedisConfig, RedisStore};
 use minitwit_store_sled::{SledConfig, SledStore};
 
 /// Number of authors.
-const AUTHORS: usize = 1_000;
+const AUTHORS: usize = 10_000;
 /// How many authors each reader follows.
-const FOLLOWEE_COUNTS: [usize; 3] = [10, 100, 1_000];
+const FOLLOWEE_COUNTS: [usize; 4] = [10, 100, 1_000, 10_000];
 /// Page size, as the web pages and the API use.
 const PAGE: usize = 30;
 /// Rank of the author whose user timeline is read: prolific enough to fill a
@@ -63,8 +76,8 @@ fn mix(seed: u64) -> u64 {
 }
 
 /// The rank of the author of message `index`: `AUTHORS * u^3` for a uniform
-/// `u`, so rank 0 writes about 10% of all messages and the last rank about
-/// 0.03%.
+/// `u`, so rank 0 writes about 5% of all messages and the last ranks almost
+/// none.
 fn author_rank(index: usize) -> usize {
     let u = (mix(index as u64) >> 11) as f64 / (1_u64 << 53) as f64;
     ((AUTHORS as f64 * u * u * u) as usize).min(AUTHORS - 1)
@@ -91,16 +104,71 @@ fn new_user(name: &str) -> NewUser {
     }
 }
 
+/// Where the stores of a run live.
+enum Backend {
+    Sled,
+    Redis(RedisServer),
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Sled => "sled",
+            Self::Redis(_) => "redis",
+        }
+    }
+
+    /// A new, empty store, with its home cache (or, `merged`, without),
+    /// and the directory it lives in (sled only), removed when dropped.
+    async fn open(
+        &self,
+        merged: bool,
+        cache: Option<u64>,
+    ) -> (Arc<dyn Store>, Option<tempfile::TempDir>) {
+        match self {
+            Self::Sled => {
+                let dir = tempfile::Builder::new()
+                    .prefix("minitwit-bench-")
+                    .tempdir()
+                    .unwrap();
+                let mut config = SledConfig::new(dir.path());
+                if merged {
+                    config = config.home_cache(HomeCacheLimits::OFF);
+                }
+                if let Some(bytes) = cache {
+                    config = config.cache_capacity(bytes);
+                }
+                (Arc::new(SledStore::open(config).unwrap()), Some(dir))
+            }
+            Self::Redis(server) => {
+                static NAMESPACES: AtomicUsize = AtomicUsize::new(0);
+                let n = NAMESPACES.fetch_add(1, Ordering::Relaxed);
+                let mut config = RedisConfig::new(server.url()).with_namespace(format!("bench{n}"));
+                if merged {
+                    config.home_cache = HomeCacheLimits::OFF;
+                }
+                config.response_timeout = Duration::from_secs(30);
+                config.connect_timeout = Duration::from_secs(5);
+                (Arc::new(RedisStore::connect(config).await.unwrap()), None)
+            }
+        }
+    }
+}
+
 /// One built data set.
 struct DataSet {
+    backend: &'static str,
     messages: usize,
-    store: Arc<SledStore>,
-    /// Keeps the directory until the data set is dropped.
-    _dir: tempfile::TempDir,
+    /// The store with its home cache.
+    store: Arc<dyn Store>,
+    /// The same data, every follow read by merging.
+    merged: Arc<dyn Store>,
+    /// Keeps the directories until the data set is dropped.
+    _dirs: Vec<tempfile::TempDir>,
     /// The author of rank `USER_RANK`.
     prolific: UserId,
     /// The reader following `FOLLOWEE_COUNTS[i]` authors.
-    readers: [UserId; 3],
+    readers: [UserId; 4],
     /// A message 90% of the way back from the newest.
     deep: MessageId,
 }
@@ -138,20 +206,12 @@ where
     results.into_iter().map(|(_, value)| value).collect()
 }
 
-async fn build(messages: usize, loaders: usize, cache: Option<u64>) -> DataSet {
+async fn build(backend: &Backend, messages: usize, loaders: usize, cache: Option<u64>) -> DataSet {
     let started = Instant::now();
-    let dir = tempfile::Builder::new()
-        .prefix("minitwit-bench-")
-        .tempdir()
-        .unwrap();
-    let mut config = SledConfig::new(dir.path());
-    if let Some(bytes) = cache {
-        config = config.cache_capacity(bytes);
-    }
-    let store = Arc::new(SledStore::open(config).unwrap());
+    let (store, dir) = backend.open(false, cache).await;
     eprintln!(
-        "building {messages} messages in {} with {loaders} concurrent loaders",
-        dir.path().display()
+        "building {messages} messages on {} with {loaders} concurrent loaders",
+        backend.name()
     );
 
     let authors: Vec<UserId> = run_concurrently(AUTHORS, loaders, {
@@ -169,7 +229,7 @@ async fn build(messages: usize, loaders: usize, cache: Option<u64>) -> DataSet {
     })
     .await;
 
-    let mut readers = [UserId(0); 3];
+    let mut readers = [UserId(0); 4];
     for (reader, count) in readers.iter_mut().zip(FOLLOWEE_COUNTS) {
         *reader = store
             .create_user(new_user(&format!("reader of {count}")))
@@ -216,14 +276,35 @@ async fn build(messages: usize, loaders: usize, cache: Option<u64>) -> DataSet {
     ids.sort_unstable();
     let deep = MessageId(ids[ids.len() / 10]);
     eprintln!("built {messages} messages in {:.1?}", started.elapsed());
+    let (merged, merged_dir) = backend.open(true, cache).await;
+    copy(&store, &merged).await;
+    eprintln!(
+        "copied them to the merged baseline in {:.1?}",
+        started.elapsed()
+    );
     DataSet {
+        backend: backend.name(),
         messages,
         store,
-        _dir: dir,
+        merged,
+        _dirs: dir.into_iter().chain(merged_dir).collect(),
         prolific: authors[USER_RANK],
         readers,
         deep,
     }
+}
+
+/// Copies every record of `from` into the empty `to`, in batches.
+async fn copy(from: &Arc<dyn Store>, to: &Arc<dyn Store>) {
+    let mut records = from.export();
+    let mut batch = Vec::with_capacity(1_000);
+    while let Some(record) = records.try_next().await.unwrap() {
+        batch.push(record);
+        if batch.len() == 1_000 {
+            to.import(std::mem::take(&mut batch)).await.unwrap();
+        }
+    }
+    to.import(batch).await.unwrap();
 }
 
 /// The operations measured, each a timeline read with its page request.
@@ -247,7 +328,7 @@ fn reads(data: &DataSet) -> Vec<(String, Timeline, PageRequest)> {
     ];
     for (reader, count) in data.readers.iter().zip(FOLLOWEE_COUNTS) {
         reads.push((
-            format!("home_first/{count}"),
+            format!("home_first_{count}"),
             Timeline::Home(*reader),
             PageRequest::first(PAGE),
         ));
@@ -281,6 +362,15 @@ fn main() {
     let cache = env_list("MINITWIT_BENCH_CACHE_MB")
         .and_then(|list| list.first().copied())
         .map(|mb| mb as u64 * 1024 * 1024);
+    let backends: Vec<Backend> = std::env::var("MINITWIT_BENCH_BACKENDS")
+        .unwrap_or_else(|_| "sled,redis".into())
+        .split(',')
+        .map(|name| match name.trim() {
+            "sled" => Backend::Sled,
+            "redis" => Backend::Redis(RedisServer::start(Persistence::None)),
+            other => panic!("MINITWIT_BENCH_BACKENDS: unknown backend {other:?}"),
+        })
+        .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -291,19 +381,24 @@ fn main() {
         .measurement_time(Duration::from_secs(2))
         .configure_from_args();
 
-    let data: Vec<DataSet> = sizes
+    let data: Vec<DataSet> = backends
         .iter()
-        .map(|&size| runtime.block_on(build(size, loaders, cache)))
+        .flat_map(|backend| sizes.iter().map(move |&size| (backend, size)))
+        .map(|(backend, size)| runtime.block_on(build(backend, size, loaders, cache)))
         .collect();
 
-    // Every read must return a full page, or it would measure less work at
-    // one size than at another.
+    // Every read must return a full page, the same on both stores, or it
+    // would measure less work at one size than at another.
     for set in &data {
         for (name, timeline, page) in reads(set) {
             let got = runtime
                 .block_on(set.store.timeline(timeline, page))
                 .unwrap();
             assert_eq!(got.len(), PAGE, "{name} at {} messages", set.messages);
+            let merged = runtime
+                .block_on(set.merged.timeline(timeline, page))
+                .unwrap();
+            assert_eq!(got, merged, "{name}: the index and the merge disagree");
         }
     }
 
@@ -312,10 +407,21 @@ fn main() {
         let mut group = criterion.benchmark_group(name.as_str());
         for set in &data {
             let (_, timeline, page) = reads(set).swap_remove(op);
-            group.bench_function(BenchmarkId::from_parameter(label(set.messages)), |b| {
-                b.to_async(&runtime)
-                    .iter(|| set.store.timeline(timeline, page));
-            });
+            let stores: &[(&str, &Arc<dyn Store>)] = if name.starts_with("home") {
+                &[("cached", &set.store), ("merged", &set.merged)]
+            } else {
+                &[("", &set.store)]
+            };
+            for (kind, store) in stores {
+                let id = if kind.is_empty() {
+                    format!("{}-{}", set.backend, label(set.messages))
+                } else {
+                    format!("{}-{kind}-{}", set.backend, label(set.messages))
+                };
+                group.bench_function(BenchmarkId::from_parameter(id), |b| {
+                    b.to_async(&runtime).iter(|| store.timeline(timeline, page));
+                });
+            }
         }
         group.finish();
     }
@@ -324,7 +430,8 @@ fn main() {
     for set in &data {
         let author = set.prolific;
         let mut index = set.messages;
-        group.bench_function(BenchmarkId::from_parameter(label(set.messages)), |b| {
+        let id = format!("{}-{}", set.backend, label(set.messages));
+        group.bench_function(BenchmarkId::from_parameter(id), |b| {
             b.to_async(&runtime).iter(|| {
                 index += 1;
                 set.store.post(author, text(index), 1_700_000_000)

@@ -9,12 +9,19 @@ use minitwit_core::backup::BackupSummary;
 /// A bar counting records towards `total`, drawn on standard error when it
 /// is a terminal.
 pub fn records_bar(what: &str, total: u64) -> ProgressBar {
+    count_bar(what, total, "records")
+}
+
+/// A bar counting `unit`s towards `total`, drawn on standard error when it
+/// is a terminal.
+pub fn count_bar(what: &str, total: u64, unit: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template(
-        "{prefix:>9} [{bar:30}] {human_pos}/{human_len} records, {per_sec}, {eta} left",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    let template = format!(
+        "{{prefix:>9}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit}, {{per_sec}}, {{eta}} left"
+    );
+    let style = ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
     bar.set_style(style);
     bar.set_prefix(what.to_owned());
     bar

@@ -1,0 +1,310 @@
+//! The load benchmark behind `scripts/bench`: one generated scenario
+//! replayed, in one run, against the server on sled, on Redis (AOF,
+//! `appendfsync always`), on its in-memory store, and against the bare
+//! Rocket ceiling (`examples/ceiling.rs`), each a fresh process on this
+//! machine; prints throughput, latency and peak memory side by side, and the
+//! ratios that compare them.
+//!
+//! Run it through `scripts/bench`, which builds what it needs first:
+//!
+//! ```sh
+//! scripts/bench                                   # 26,000 actions, 16 connections
+//! scripts/bench --actions 1800000 --targets sled  # about 1 M messages stored
+//! ```
+//!
+//! Options: `--actions N`, `--users N`, `--seed N`, `--concurrency N`,
+//! `--targets sled,redis,memory,ceiling`. The client is this process, a
+//! compiled replayer with keep-alive connections; it shares the machine's
+//! cores with the server, as the simulator's client would on one host.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use minitwit_sim_api::SimClient;
+use minitwit_sim_api::scenario::{
+    GeneratorConfig, Pace, ReplayOptions, ReplaySummary, generate, replay,
+};
+
+/// What one run measures.
+struct Options {
+    actions: usize,
+    users: usize,
+    seed: u64,
+    concurrency: usize,
+    targets: Vec<String>,
+}
+
+impl Options {
+    fn parse() -> anyhow::Result<Self> {
+        let mut options = Self {
+            actions: 26_000,
+            users: 200,
+            seed: 1,
+            concurrency: 16,
+            targets: ["ceiling", "memory", "sled", "redis"]
+                .map(String::from)
+                .to_vec(),
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(flag) = args.next() {
+            let value = args
+                .next()
+                .with_context(|| format!("{flag} needs a value"))?;
+            match flag.as_str() {
+                "--actions" => options.actions = value.parse()?,
+                "--users" => options.users = value.parse()?,
+                "--seed" => options.seed = value.parse()?,
+                "--concurrency" => options.concurrency = value.parse()?,
+                "--targets" => options.targets = value.split(',').map(str::to_owned).collect(),
+                other => bail!("unknown option {other}; see the doc comment of examples/bench.rs"),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// A child process that is killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Process {
+    /// The peak resident memory of the process so far, in MiB.
+    fn peak_rss_mib(&self) -> anyhow::Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id()))?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .context("no VmHWM in /proc/PID/status")?
+            .parse()?;
+        Ok(kib / 1024.0)
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The release binaries next to this example.
+fn release_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    // target/release/examples/bench -> target/release
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .context("cannot find target/release")
+}
+
+fn spawn(command: &mut Command) -> anyhow::Result<Process> {
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {command:?}"))?;
+    Ok(Process(child))
+}
+
+/// Starts `redis-server` with an append-only file synced on every write.
+fn start_redis(dir: &Path) -> anyhow::Result<(Process, u16)> {
+    let port = free_port()?;
+    let mut command = Command::new("redis-server");
+    command
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ])
+        .arg("--dir")
+        .arg(dir);
+    let redis = spawn(&mut command)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("redis-server did not start on port {port}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok((redis, port))
+}
+
+/// Starts the target's server and returns it with its API's base URL (and
+/// the Redis it uses, kept alive as long as the server).
+fn start_target(
+    target: &str,
+    dir: &Path,
+    release: &Path,
+) -> anyhow::Result<(Process, Option<Process>, String)> {
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}/api");
+    if target == "ceiling" {
+        let mut command = Command::new(release.join("examples").join("ceiling"));
+        command.arg(format!("127.0.0.1:{port}"));
+        return Ok((spawn(&mut command)?, None, base));
+    }
+    let (store, redis) = match target {
+        "sled" => (format!("sled:{}", dir.join("sled").display()), None),
+        "memory" => ("memory:".to_owned(), None),
+        "redis" => {
+            let (redis, redis_port) = start_redis(dir)?;
+            (format!("redis://127.0.0.1:{redis_port}/0"), Some(redis))
+        }
+        other => bail!("unknown target {other}: sled, redis, memory or ceiling"),
+    };
+    let mut command = Command::new(release.join("minitwit"));
+    command
+        .arg("serve")
+        .env("MINITWIT_STORE", store)
+        .env("ROCKET_ADDRESS", "127.0.0.1")
+        .env("ROCKET_PORT", port.to_string())
+        .env("MINITWIT_LOG", "warn");
+    Ok((spawn(&mut command)?, redis, base))
+}
+
+async fn wait_until_answering(client: &SimClient, server: &mut Process) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if client.latest().await.is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = server.0.try_wait()? {
+            let mut log = String::new();
+            if let Some(stderr) = server.0.stderr.take() {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+            bail!("the server exited ({status}) before answering:\n{log}");
+        }
+        if Instant::now() > deadline {
+            bail!("the server did not answer within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What one target did.
+struct Measured {
+    target: String,
+    summary: ReplaySummary,
+    peak_rss_mib: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let options = Options::parse()?;
+    let release = release_dir()?;
+    let actions = generate(GeneratorConfig {
+        users: options.users,
+        actions: options.actions,
+        seed: options.seed,
+    });
+    println!(
+        "scenario: {} actions, up to {} users (seed {}); {} connections; client and servers on \
+         this machine ({} CPUs)",
+        actions.len(),
+        options.users,
+        options.seed,
+        options.concurrency,
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    let mut results = Vec::new();
+    for target in &options.targets {
+        let dir = tempfile::tempdir()?;
+        let (mut server, _redis, base) = start_target(target, dir.path(), &release)?;
+        let client = SimClient::builder(base)
+            .timeout(Duration::from_secs(5))
+            .one_connection_per_request(false)
+            .build()?;
+        wait_until_answering(&client, &mut server).await?;
+        eprintln!("{target}: replaying...");
+        let report = replay(
+            std::slice::from_ref(&client),
+            &actions,
+            ReplayOptions {
+                pace: Pace::Max,
+                concurrency: options.concurrency,
+                on_answer: None,
+            },
+        )
+        .await;
+        let summary = ReplaySummary::of(&report, &actions);
+        let peak_rss_mib = server.peak_rss_mib()?;
+        eprintln!("{target}: steady {}", summary.steady.describe());
+        results.push(Measured {
+            target: target.clone(),
+            summary,
+            peak_rss_mib,
+        });
+    }
+    print_table(&results);
+    Ok(())
+}
+
+fn print_table(results: &[Measured]) {
+    let rate = |name: &str| {
+        results
+            .iter()
+            .find(|measured| measured.target == name)
+            .map(|measured| measured.summary.steady.throughput)
+    };
+    let ceiling = rate("ceiling");
+    let sled = rate("sled");
+    println!();
+    println!(
+        "{:<8} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>10} {:>10} {:>9}",
+        "target",
+        "steady/s",
+        "×ceiling",
+        "×sled",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "reg/s",
+        "reg p99",
+        "peak MiB"
+    );
+    for measured in results {
+        let steady = &measured.summary.steady;
+        let registration = &measured.summary.registration;
+        let ratio = |of: Option<f64>| {
+            of.map_or_else(
+                || "-".to_owned(),
+                |of| format!("{:.2}", steady.throughput / of),
+            )
+        };
+        let errors: usize = measured.summary.all.errors.values().sum();
+        println!(
+            "{:<8} {:>10.0} {:>9} {:>9} {:>9.2} {:>9.2} {:>7} {:>10.0} {:>10.2} {:>9.1}",
+            measured.target,
+            steady.throughput,
+            ratio(ceiling),
+            ratio(sled),
+            steady.p50_ms,
+            steady.p99_ms,
+            errors,
+            registration.throughput,
+            registration.p99_ms,
+            measured.peak_rss_mib
+        );
+    }
+    for measured in results {
+        for (kind, count) in &measured.summary.all.errors {
+            println!("{}: {count} × {kind}", measured.target);
+        }
+    }
+}
