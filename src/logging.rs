@@ -6,6 +6,9 @@
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// The log filter without `MINITWIT_LOG`: our own information (one line per
 /// request included), but only warnings from Rocket and its template
@@ -14,6 +17,21 @@ use tracing_subscriber::EnvFilter;
 /// lines say it better).
 pub const DEFAULT_FILTER: &str =
     "info,rocket=warn,rocket::launch=error,rocket::server=error,rocket_dyn_templates=warn";
+
+/// Targets whose lines below `info` carry secrets, kept at `info` whatever
+/// `MINITWIT_LOG` asks for: Rocket's server logs every request and response
+/// with all its headers (`Authorization`, `Cookie`, `Set-Cookie`) at debug,
+/// and its form parser every field (passwords included) at trace.
+const SECRET_BEARING: [&str; 2] = ["rocket::server", "rocket::form"];
+
+/// A filter that caps the [`SECRET_BEARING`] targets at `info` and lets
+/// everything else through to the `MINITWIT_LOG` filter.
+fn secret_guard() -> Targets {
+    SECRET_BEARING.into_iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |targets, target| targets.with_target(target, LevelFilter::INFO),
+    )
+}
 
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,13 +80,37 @@ pub fn init() -> Result<Logging, String> {
         .with_writer(writer);
     // Another subscriber (in tests) is fine: keep it.
     let _ = match format {
-        Format::Json => builder.json().flatten_event(true).try_init(),
+        Format::Json => builder
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(secret_guard())
+            .try_init(),
         Format::Text => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .finish()
+            .with(secret_guard())
             .try_init(),
     };
     Ok(Logging {
         format,
         _guard: guard,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::secret_guard;
+
+    #[test]
+    fn rocket_headers_and_form_fields_stay_out_of_the_log() {
+        let guard = secret_guard();
+        assert!(!guard.would_enable("rocket::server", &Level::DEBUG));
+        assert!(!guard.would_enable("rocket::form::parser", &Level::TRACE));
+        assert!(guard.would_enable("rocket::server", &Level::INFO));
+        assert!(guard.would_enable("minitwit::request", &Level::TRACE));
+        assert!(guard.would_enable("rocket::launch", &Level::DEBUG));
+    }
 }

@@ -14,7 +14,7 @@ use crate::settings::Settings;
 /// # Errors
 /// Each setting that does not read, named with its value and source.
 pub fn rocket_config(figment: &Figment) -> anyhow::Result<rocket::Config> {
-    rocket::Config::try_from(figment).map_err(|err| describe(&err))
+    rocket::Config::try_from(figment).map_err(|err| describe(figment, &err))
 }
 
 /// MiniTwit's settings, checked.
@@ -22,7 +22,8 @@ pub fn rocket_config(figment: &Figment) -> anyhow::Result<rocket::Config> {
 /// # Errors
 /// Each setting that does not read, named with its value and source.
 pub fn settings(figment: &Figment) -> anyhow::Result<Settings> {
-    let settings = Settings::load(figment).map_err(|err| describe(&err))?;
+    let settings =
+        Settings::load(figment).map_err(|err| describe(&figment.focus("minitwit"), &err))?;
     check_api_prefix(&settings.api_prefix)?;
     Ok(settings)
 }
@@ -46,8 +47,8 @@ fn check_api_prefix(prefix: &str) -> anyhow::Result<()> {
 }
 
 /// One line per setting that does not read: the key, the value, where it
-/// came from, and what was expected.
-fn describe(err: &rocket::figment::Error) -> anyhow::Error {
+/// came from (the variable, or the file), and what was expected.
+fn describe(figment: &Figment, err: &rocket::figment::Error) -> anyhow::Error {
     let problems: Vec<String> = err
         .clone()
         .into_iter()
@@ -59,15 +60,28 @@ fn describe(err: &rocket::figment::Error) -> anyhow::Error {
                     let prefix = metadata.name.split('`').nth(1).unwrap_or_default();
                     format!("{prefix}{} (an environment variable)", key.to_uppercase())
                 }
-                Some(metadata) => format!("`{key}` (in {})", metadata.name),
+                // A file: name it, not just its kind.
+                Some(metadata) => match metadata.source.as_ref() {
+                    Some(source) => format!("`{key}` (in {source})"),
+                    None => format!("`{key}` (in {})", metadata.name),
+                },
                 None => format!("`{key}`"),
             };
+            let reason = problem.kind.to_string();
+            // The value, when the reason does not already show it.
+            let value = figment
+                .find_value(&problem.path.join("."))
+                .ok()
+                .map(|value| value.to_actual().to_string())
+                .filter(|value| !reason.contains(value.as_str()))
+                .map(|value| format!(" ({value})"))
+                .unwrap_or_default();
             let advice = match key.as_str() {
                 "port" => "; use a number from 1 to 65535",
                 "address" => "; use an IP address such as 127.0.0.1 or 0.0.0.0",
                 _ => "",
             };
-            format!("the setting {source} is invalid: {}{advice}", problem.kind)
+            format!("the setting {source} is invalid: {reason}{value}{advice}")
         })
         .collect();
     anyhow!(problems.join("\n"))

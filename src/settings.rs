@@ -348,3 +348,69 @@ mod tests {
         }
     }
 }
+
+/// Properties of `MINITWIT_TRUSTED_PROXIES` over random lists: addresses and
+/// networks, however spaced, read as the networks they name, and any entry
+/// that is neither is refused, named in the message.
+#[cfg(test)]
+mod properties {
+    use std::net::IpAddr;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn network() -> impl Strategy<Value = ipnet::IpNet> {
+        prop_oneof![
+            (any::<[u8; 4]>(), 0u8..=32).prop_map(|(a, p)| ipnet::IpNet::V4(
+                ipnet::Ipv4Net::new(a.into(), p).unwrap_or_default()
+            )),
+            (any::<[u16; 8]>(), 0u8..=128).prop_map(|(a, p)| ipnet::IpNet::V6(
+                ipnet::Ipv6Net::new(a.into(), p).unwrap_or_default()
+            )),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn lists_of_networks_and_addresses_read_back(
+            nets in prop::collection::vec((network(), any::<bool>()), 0..6),
+            spaces in "[ \t]{0,2}",
+        ) {
+            // A /32 or /128 may be written as a bare address.
+            let written: Vec<String> = nets
+                .iter()
+                .map(|(net, bare)| {
+                    if *bare && net.prefix_len() == net.max_prefix_len() {
+                        net.addr().to_string()
+                    } else {
+                        net.to_string()
+                    }
+                })
+                .collect();
+            let settings = Settings {
+                trusted_proxies: written.join(&format!("{spaces},{spaces}")),
+                ..Settings::default()
+            };
+            let read = settings.trusted_proxies().map_err(|err| TestCaseError::fail(err.to_string()))?;
+            let expected: Vec<ipnet::IpNet> = nets.iter().map(|(net, _)| *net).collect();
+            prop_assert_eq!(read, expected);
+        }
+
+        #[test]
+        fn entries_that_are_not_networks_are_refused_by_name(
+            good in network(),
+            bad in "[a-z:./0-9]{1,16}",
+        ) {
+            prop_assume!(bad.parse::<ipnet::IpNet>().is_err() && bad.parse::<IpAddr>().is_err());
+            let settings = Settings {
+                trusted_proxies: format!("{good}, {bad}"),
+                ..Settings::default()
+            };
+            let err = settings.trusted_proxies().err().map(|err| err.to_string());
+            prop_assert!(err.as_deref().is_some_and(|err| err.contains(&format!("{bad:?}"))), "{err:?}");
+        }
+    }
+}

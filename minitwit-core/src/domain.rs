@@ -313,3 +313,81 @@ mod tests {
         assert!(!format!("{hash:?}").contains("secret"));
     }
 }
+
+/// Properties of the validated text types over random input: each accepts
+/// exactly the values its rules allow, keeps them unchanged, and a
+/// password never shows in its `Debug`.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Random text, with lengths around `limit` (in characters of `unit`).
+    fn text_around(limit: usize, unit: &'static [char]) -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            (
+                limit.saturating_sub(3)..limit + 3,
+                prop::sample::select(unit)
+            )
+                .prop_map(|(n, c)| std::iter::repeat_n(c, n).collect()),
+            Just(String::new()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn messages_are_1_to_the_maximum_characters_kept_as_written(
+            raw in text_around(MAX_MESSAGE_CHARS, &['x', 'é', '🦀', '\0', '\u{301}'])
+        ) {
+            let chars = raw.chars().count();
+            match MessageText::parse(&raw) {
+                Ok(text) => {
+                    prop_assert!((1..=MAX_MESSAGE_CHARS).contains(&chars));
+                    prop_assert_eq!(text.as_str(), raw.as_str());
+                    prop_assert_eq!(text.to_string(), raw);
+                }
+                Err(Error::EmptyMessage) => prop_assert_eq!(chars, 0),
+                Err(Error::MessageTooLong) => prop_assert!(chars > MAX_MESSAGE_CHARS),
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+
+        #[test]
+        fn passwords_are_1_to_the_maximum_bytes_and_never_shown(
+            raw in text_around(MAX_PASSWORD_BYTES, &['p', 'é', '🦀'])
+        ) {
+            match Password::parse(&raw) {
+                Ok(password) => {
+                    prop_assert!((1..=MAX_PASSWORD_BYTES).contains(&raw.len()));
+                    prop_assert_eq!(password.expose(), raw.as_str());
+                    prop_assert_eq!(format!("{password:?}"), "Password(<redacted>)");
+                }
+                Err(Error::MissingPassword) => prop_assert!(raw.is_empty()),
+                Err(Error::PasswordTooLong) => prop_assert!(raw.len() > MAX_PASSWORD_BYTES),
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+
+        #[test]
+        fn emails_need_an_at_sign_and_no_control_characters(
+            raw in prop_oneof![
+                any::<String>(),
+                "[a-z@.\\t\\x00]{0,12}",
+                (250usize..260).prop_map(|n| format!("{}@x", "a".repeat(n - 2))),
+            ]
+        ) {
+            let invalid = raw.is_empty() || !raw.contains('@') || raw.chars().any(char::is_control);
+            match Email::parse(&raw) {
+                Ok(email) => {
+                    prop_assert!(!invalid && raw.len() <= MAX_EMAIL_BYTES);
+                    prop_assert_eq!(email.as_str(), raw.as_str());
+                }
+                Err(Error::InvalidEmail) => prop_assert!(invalid),
+                Err(Error::EmailTooLong) => prop_assert!(!invalid && raw.len() > MAX_EMAIL_BYTES),
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+    }
+}

@@ -218,3 +218,174 @@ mod tests {
         }
     }
 }
+
+/// Properties of [`Username::parse`] over random names: it never panics,
+/// it accepts exactly the names the rules allow (checked in their
+/// documented order), what it accepts is in NFC and parses again to
+/// itself, and a name and its NFC form always get the same answer.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use unicode_normalization::UnicodeNormalization as _;
+
+    use super::*;
+
+    /// Characters that exercise the rules: letters with and without
+    /// combining marks, dots, spaces, controls and format characters.
+    const TRICKY: &[char] = &[
+        'a',
+        'Z',
+        'å',
+        'Å',
+        'A',
+        'e',
+        'é',
+        '\u{301}',
+        '\u{30a}',
+        '\u{308}',
+        '.',
+        ' ',
+        '_',
+        '\0',
+        '\t',
+        '\n',
+        '\u{7f}',
+        '\u{85}',
+        '\u{200b}',
+        '\u{200d}',
+        '\u{202e}',
+        '\u{2066}',
+        '\u{feff}',
+        '\u{ad}',
+        '李',
+        '🦀',
+        '\u{e0001}',
+    ];
+
+    /// Random names: any Unicode, tricky characters, reserved names in
+    /// any ASCII case, dot names, and lengths around the limit.
+    fn raw_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            prop::collection::vec(prop::sample::select(TRICKY), 0..12).prop_map(String::from_iter),
+            (prop::sample::select(RESERVED_USERNAMES), any::<u64>()).prop_map(|(name, bits)| {
+                name.chars()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if bits >> (i % 64) & 1 == 1 {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c
+                        }
+                    })
+                    .collect()
+            }),
+            "\\.{1,5}",
+            (
+                95usize..106,
+                prop::sample::select(&['x', 'é', '\u{301}'][..])
+            )
+                .prop_map(|(n, c)| std::iter::repeat_n(c, n).collect()),
+            "[a-zA-Z0-9 ]{1,20}",
+        ]
+    }
+
+    /// Which rule a name (already in NFC) breaks first, in the order the
+    /// documentation gives; `None` when it breaks none.
+    fn first_broken_rule(name: &str) -> Option<&'static str> {
+        if name.is_empty() {
+            Some("missing")
+        } else if name.chars().count() > MAX_USERNAME_CHARS {
+            Some("too long")
+        } else if name.chars().any(char::is_control) {
+            Some("control")
+        } else if name
+            .chars()
+            .any(|c| c.general_category() == GeneralCategory::Format)
+        {
+            Some("invisible")
+        } else if name.chars().all(|c| c == '.')
+            || RESERVED_USERNAMES
+                .iter()
+                .any(|page| page.eq_ignore_ascii_case(name))
+        {
+            Some("reserved")
+        } else {
+            None
+        }
+    }
+
+    fn rule_of(err: &Error) -> &'static str {
+        match err {
+            Error::MissingUsername => "missing",
+            Error::UsernameTooLong => "too long",
+            Error::UsernameInvalid => "control",
+            Error::UsernameInvisible => "invisible",
+            Error::UsernameReserved => "reserved",
+            _ => "another error",
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn parse_accepts_exactly_what_the_rules_allow(raw in raw_name()) {
+            let nfc = normalize(&raw);
+            let parsed = Username::parse(&raw);
+            match (&parsed, first_broken_rule(&nfc)) {
+                (Ok(name), None) => {
+                    prop_assert_eq!(name.as_str(), nfc.as_str());
+                }
+                (Err(err), Some(rule)) => prop_assert_eq!(rule_of(err), rule),
+                (parsed, expected) => {
+                    prop_assert!(false, "{raw:?}: parsed {parsed:?}, the rules say {expected:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn accepted_names_are_nfc_and_stable(raw in raw_name()) {
+            if let Ok(name) = Username::parse(&raw) {
+                let text = name.as_str();
+                prop_assert!(unicode_normalization::is_nfc(text), "{text:?}");
+                prop_assert_eq!(text.nfc().collect::<String>(), text);
+                prop_assert!(!text.chars().any(|c| c.general_category() == GeneralCategory::Format));
+                prop_assert!(!is_reserved(text));
+                prop_assert_eq!(Username::parse(text).ok(), Some(name.clone()));
+                // What a store gives back reads as the same name.
+                prop_assert_eq!(Username::from_stored(text).ok(), Some(name.clone()));
+                prop_assert_eq!(name.to_string(), text);
+            }
+        }
+
+        #[test]
+        fn a_name_and_its_nfc_form_get_the_same_answer(raw in raw_name()) {
+            let nfc = normalize(&raw);
+            prop_assert_eq!(normalize(&nfc), nfc.clone(), "NFC is idempotent");
+            let nfd: String = raw.nfd().collect();
+            for other in [nfc, nfd] {
+                match (Username::parse(&raw), Username::parse(&other)) {
+                    (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                    (Err(a), Err(b)) => prop_assert_eq!(rule_of(&a), rule_of(&b)),
+                    (a, b) => prop_assert!(false, "{raw:?} gives {a:?}, {other:?} gives {b:?}"),
+                }
+            }
+        }
+
+        #[test]
+        fn stored_names_read_back_unchanged(raw in any::<String>()) {
+            match Username::from_stored(&raw) {
+                Ok(name) => {
+                    prop_assert_eq!(name.as_str(), raw.as_str());
+                    prop_assert!(raw.chars().count() <= MAX_USERNAME_CHARS);
+                    prop_assert!(!raw.chars().any(char::is_control));
+                }
+                Err(err) => prop_assert!(matches!(
+                    err,
+                    Error::MissingUsername | Error::UsernameTooLong | Error::UsernameInvalid
+                )),
+            }
+        }
+    }
+}

@@ -129,3 +129,31 @@ mod tests {
         ));
     }
 }
+
+/// Properties of the credential check over random headers: exactly the
+/// configured value (spaces around it aside) matches.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::credential_matches;
+    use crate::basic_authorization;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        #[test]
+        fn only_the_configured_value_matches(
+            user in ".{0,10}",
+            password in ".{0,10}",
+            given in prop_oneof![any::<String>(), "Basic [A-Za-z0-9+/=]{0,30}"],
+            spaces in "[ \t]{0,2}",
+        ) {
+            let expected = basic_authorization(&user, &password);
+            let padded = format!("{spaces}{expected}{spaces}");
+            prop_assert!(credential_matches(&expected, &expected));
+            prop_assert!(credential_matches(&padded, &expected));
+            prop_assert_eq!(credential_matches(&given, &expected), given.trim() == expected);
+        }
+    }
+}

@@ -73,6 +73,12 @@ impl<'r> Responder<'r, 'static> for ApiError {
         if self.status == Status::ServiceUnavailable {
             response.set_raw_header("Retry-After", RETRY_AFTER_SECONDS);
         }
+        if self.status == Status::PayloadTooLarge {
+            // The body was not read to its end, so the connection cannot
+            // carry another request and is closed after this answer: say
+            // so, or a client that reuses it finds it closed.
+            response.set_raw_header("Connection", "close");
+        }
         Ok(response)
     }
 }

@@ -13,8 +13,9 @@ use crate::state::ApiState;
 
 /// A request body parsed as JSON into `T`.
 ///
-/// * a `Content-Type` other than `application/json` is a `415` (a missing
-///   one is accepted: the body is parsed as JSON);
+/// * a `Content-Type` other than `application/json`, or one that does not
+///   parse, is a `415` (a missing one is accepted: the body is parsed as
+///   JSON);
 /// * a body over [`ApiConfig::max_body_bytes`](crate::ApiConfig::max_body_bytes)
 ///   is a `413`;
 /// * a body that is not JSON, or not of the expected shape, is a `400`.
@@ -47,9 +48,16 @@ impl<'r, T: DeserializeOwned> FromData<'r> for JsonBody<T> {
 
 async fn parse<T: DeserializeOwned>(req: &Request<'_>, data: Data<'_>) -> Result<T, ApiError> {
     let limit = ApiState::of(req)?.config.max_body_bytes;
-    if req
-        .content_type()
-        .is_some_and(|content_type| !content_type.is_json())
+    // A `Content-Type` that does not even parse is not JSON either (Rocket
+    // reads it as no content type at all).
+    let declared = req
+        .headers()
+        .get_one("Content-Type")
+        .is_some_and(|raw| !raw.trim().is_empty());
+    if declared
+        && !req
+            .content_type()
+            .is_some_and(|content_type| content_type.is_json())
     {
         return Err(ApiError::new(
             Status::UnsupportedMediaType,
@@ -110,5 +118,44 @@ mod tests {
             syntax.contains("not valid JSON (line 1, column 2)"),
             "{syntax}"
         );
+    }
+}
+
+/// Properties of the JSON error texts over random bodies: they never echo
+/// what the client sent, and never name our types.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::describe;
+    use crate::types::{FollowRequest, PostMessageRequest, RegisterRequest};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn error_texts_do_not_echo_the_body(
+            secret in "[a-z]{12}",
+            shape in 0usize..6,
+        ) {
+            let body = match shape {
+                0 => format!("{{\"username\": {secret}}}"),
+                1 => format!("\"{secret}\""),
+                2 => format!("{{\"content\": [\"{secret}\"]}}"),
+                3 => format!("{{\"follow\": {{\"{secret}\": 1}}}}"),
+                4 => format!("{secret}{{"),
+                _ => format!("{{\"pwd\": \"{secret}"),
+            };
+            let errors = [
+                serde_json::from_str::<RegisterRequest>(&body).err(),
+                serde_json::from_str::<PostMessageRequest>(&body).err(),
+                serde_json::from_str::<FollowRequest>(&body).err(),
+            ];
+            for err in errors.iter().flatten() {
+                let text = describe(err);
+                prop_assert!(!text.contains(&secret), "{text}");
+                prop_assert!(!text.contains("Request"), "{text}");
+            }
+        }
     }
 }

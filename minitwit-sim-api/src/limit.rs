@@ -83,3 +83,72 @@ mod tests {
         }
     }
 }
+
+/// Properties of `no` over random input: every integer parses to itself
+/// however it is written, a longer one saturates with its sign, nothing
+/// else parses, and the answer's size is always within the maximum.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ApiConfig;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        #[test]
+        fn every_integer_parses_to_itself(n in any::<i128>(), spaces in "[ \t]{0,2}") {
+            prop_assert_eq!(parse_integer(&n.to_string()), Some(n));
+            prop_assert_eq!(parse_integer(&format!("{spaces}{n}{spaces}")), Some(n));
+            if n >= 0 {
+                prop_assert_eq!(parse_integer(&format!("+{n}")), Some(n));
+            }
+        }
+
+        #[test]
+        fn long_integers_saturate_with_their_sign(
+            digits in "[0-9]{1,80}",
+            sign in prop::sample::select(vec!["", "+", "-"]),
+        ) {
+            let parsed = parse_integer(&format!("{sign}{digits}"));
+            let significant = match digits.trim_start_matches('0') {
+                "" => "0",
+                significant => significant,
+            };
+            let expected = match significant.parse::<u128>().ok().and_then(|v| i128::try_from(v).ok()) {
+                Some(value) if sign == "-" => -value,
+                Some(value) => value,
+                // Too long for i128: the sign says which end.
+                None if sign == "-" => i128::MIN,
+                None => i128::MAX,
+            };
+            prop_assert_eq!(parsed, Some(expected));
+        }
+
+        #[test]
+        fn nothing_else_parses(raw in prop_oneof![any::<String>(), "[-+0-9.eExX ]{0,12}", "[-+]?[0-9]+é"]) {
+            if parse_integer(&raw).is_some() {
+                let trimmed = raw.trim();
+                let digits = trimmed.strip_prefix(['+', '-']).unwrap_or(trimmed);
+                prop_assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()), "{raw:?}");
+            }
+        }
+
+        #[test]
+        fn an_answer_never_exceeds_the_maximum(
+            requested in proptest::option::of(any::<i128>()),
+            max_no in 0usize..20_000,
+            default_no in 0usize..20_000,
+        ) {
+            let config = ApiConfig { max_no, default_no, ..ApiConfig::default() };
+            let no = config.clamp_no(requested);
+            prop_assert!(no <= max_no);
+            match requested {
+                None => prop_assert_eq!(no, default_no.min(max_no)),
+                Some(n) if n <= 0 => prop_assert_eq!(no, 0),
+                Some(n) => prop_assert_eq!(no as u128, (n as u128).min(max_no as u128)),
+            }
+        }
+    }
+}

@@ -156,3 +156,40 @@ mod tests {
         }
     }
 }
+
+/// Properties of the flash cookie's value over random input: every message
+/// survives a round trip, and decoding any text never panics and gives back
+/// a message only for a value the site could have written.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn kind() -> impl Strategy<Value = FlashKind> {
+        prop_oneof![Just(FlashKind::Success), Just(FlashKind::Error)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        #[test]
+        fn every_message_round_trips(kind in kind(), message in any::<String>()) {
+            let value = Flashed::encode(kind, &message);
+            prop_assert_eq!(Flashed::decode(&value), Some(Flashed { kind, message }));
+        }
+
+        #[test]
+        fn decoding_any_value_is_safe_and_exact(
+            value in prop_oneof![any::<String>(), "[se1é:%]{0,3}.{0,8}", "_?[a-z]:.*"]
+        ) {
+            match Flashed::decode(&value) {
+                Some(flashed) => {
+                    prop_assert!(value.starts_with("s:") || value.starts_with("e:"), "{value:?}");
+                    prop_assert_eq!(Flashed::encode(flashed.kind, &flashed.message), value);
+                }
+                None => prop_assert!(!value.starts_with("s:") && !value.starts_with("e:")),
+            }
+        }
+    }
+}

@@ -247,3 +247,146 @@ mod tests {
         }
     }
 }
+
+/// Properties of the client address and the per-username limit over random
+/// input: an untrusted peer is always the client whatever it claims; behind
+/// trusted proxies the client is the right-most untrusted address of
+/// `X-Forwarded-For`; garbage never panics and never yields an address that
+/// is not the peer's or in the headers; and spellings of one name share one
+/// sign-in budget.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn address() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<[u8; 4]>().prop_map(IpAddr::from),
+            any::<[u16; 8]>().prop_map(IpAddr::from),
+            // Often inside the trusted networks below.
+            any::<[u8; 3]>().prop_map(|[a, b, c]| IpAddr::from([10, a, b, c])),
+            Just(IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])),
+        ]
+    }
+
+    fn trusted() -> Vec<IpNet> {
+        ["10.0.0.0/8", "::1/128", "192.0.2.0/24"]
+            .iter()
+            .filter_map(|net| net.parse().ok())
+            .collect()
+    }
+
+    fn is_trusted(address: &IpAddr) -> bool {
+        trusted().iter().any(|net| net.contains(address))
+    }
+
+    /// A peer the site does not trust as a proxy.
+    fn untrusted_peer() -> impl Strategy<Value = IpAddr> {
+        address().prop_filter("a trusted proxy", |a| !is_trusted(a))
+    }
+
+    /// A peer the site trusts as a proxy.
+    fn trusted_peer() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<[u8; 3]>().prop_map(|[a, b, c]| IpAddr::from([10, a, b, c])),
+            any::<u8>().prop_map(|d| IpAddr::from([192, 0, 2, d])),
+            Just(IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])),
+        ]
+    }
+
+    /// A header value: a list of addresses with odd spacing, or garbage.
+    fn header(chain: &[IpAddr], garbage: &str) -> String {
+        let mut entries: Vec<String> = chain.iter().map(|a| format!(" {a}  ")).collect();
+        if !garbage.is_empty() {
+            entries.insert(entries.len() / 2, garbage.to_owned());
+        }
+        entries.join(",")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        #[test]
+        fn an_untrusted_peer_is_the_client_whatever_it_claims(
+            peer in untrusted_peer(),
+            headers in prop::collection::vec(any::<String>(), 0..3),
+        ) {
+            let trusted = trusted();
+            let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+            prop_assert_eq!(client_address(peer, &headers, &trusted), peer);
+        }
+
+        #[test]
+        fn behind_trusted_proxies_the_last_untrusted_address_is_the_client(
+            peer in trusted_peer(),
+            chain in prop::collection::vec(address(), 0..6),
+            garbage in prop_oneof![Just(String::new()), "[^,]{1,12}"]
+                .prop_filter("an address", |g| g.trim().parse::<IpAddr>().is_err()),
+            split in 0usize..6,
+        ) {
+            let trusted = trusted();
+            // The chain, in one header or split over two.
+            let split = split.min(chain.len());
+            let first = header(&chain[..split], &garbage);
+            let second = header(&chain[split..], "");
+            let headers = [first.as_str(), second.as_str()];
+            let expected = chain
+                .iter()
+                .rev()
+                .find(|a| !is_trusted(a))
+                .or(chain.first())
+                .copied()
+                .unwrap_or(peer);
+            prop_assert_eq!(client_address(peer, &headers, &trusted), expected);
+        }
+
+        #[test]
+        fn garbage_never_invents_an_address(
+            peer in address(),
+            headers in prop::collection::vec(any::<String>(), 0..3),
+        ) {
+            let trusted = trusted();
+            let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+            let client = client_address(peer, &refs, &trusted);
+            let named = headers
+                .iter()
+                .flat_map(|header| header.split(','))
+                .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+                .any(|a| a == client);
+            prop_assert!(client == peer || named);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn every_spelling_of_a_name_shares_one_sign_in_budget(
+            name in "[a-zA-Z åÅéü]{1,12}",
+        ) {
+            let limits = Limiters::new(
+                RateLimits { sign_in_per_username: 3, ..RateLimits::default() },
+                Vec::new(),
+            );
+            let composed = normalize(&name);
+            let decomposed: String = composed
+                .chars()
+                .map(|c| match c {
+                    'å' => "a\u{30a}".to_owned(),
+                    'Å' => "A\u{30a}".to_owned(),
+                    'é' => "e\u{301}".to_owned(),
+                    'ü' => "u\u{308}".to_owned(),
+                    other => other.to_string(),
+                })
+                .collect();
+            for spelling in [&composed, &decomposed, &name] {
+                prop_assert!(limits.sign_in(None, spelling).is_ok());
+            }
+            for spelling in [&composed, &decomposed] {
+                let refused = limits.sign_in(None, spelling);
+                prop_assert!(refused.is_err_and(|limited| limited.retry_after >= 1));
+            }
+        }
+    }
+}

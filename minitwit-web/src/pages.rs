@@ -5,7 +5,7 @@ use minitwit_core::{
     Caller, Error, ErrorKind, MessageId, Page, PageRequest, Registration, User, texts,
 };
 use rocket::form::Form;
-use rocket::http::{CookieJar, Status};
+use rocket::http::{CookieJar, Header, Status};
 use rocket::request::Outcome;
 use rocket::response::{self, Redirect, Responder};
 use rocket::{Catcher, FromForm, Request, Route, State, catch, catchers, get, post, routes};
@@ -605,6 +605,23 @@ async fn not_found(req: &Request<'_>) -> (Status, Template) {
     error_page(Status::NotFound, req).await
 }
 
+/// The error page, and `Connection: close`: a body over the limit is not
+/// read to its end, so the connection cannot carry another request and is
+/// closed after this answer; a client that reuses it would find it closed.
+#[derive(Responder)]
+struct ClosingErrorPage {
+    page: (Status, Template),
+    connection: Header<'static>,
+}
+
+#[catch(413)]
+async fn too_large(req: &Request<'_>) -> ClosingErrorPage {
+    ClosingErrorPage {
+        page: error_page(Status::PayloadTooLarge, req).await,
+        connection: Header::new("Connection", "close"),
+    }
+}
+
 #[catch(500)]
 async fn internal_error(req: &Request<'_>) -> (Status, Template) {
     error_page(Status::InternalServerError, req).await
@@ -626,6 +643,7 @@ pub(crate) fn catchers() -> Vec<Catcher> {
         unauthorized,
         forbidden,
         not_found,
+        too_large,
         internal_error,
         unavailable,
         any_error

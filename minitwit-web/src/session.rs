@@ -238,3 +238,66 @@ mod tests {
         assert!(!session(now + 3600).is_current(now, 30, "0a1b"));
     }
 }
+
+/// Properties of the session cookie's value over random input: every
+/// session survives a round trip, decoding any text never panics, what
+/// decodes re-encodes to the same session, and a session is honoured only
+/// within its lifetime on its own store.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Store identities are lower-case hex.
+    fn session() -> impl Strategy<Value = Session> {
+        (any::<u64>(), any::<u64>(), any::<i64>(), "[0-9a-f]{0,64}").prop_map(
+            |(user, generation, issued, store)| Session {
+                user: UserId(user),
+                generation,
+                issued,
+                store,
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        #[test]
+        fn every_session_round_trips(session in session()) {
+            prop_assert_eq!(Session::decode(&session.encode()), Some(session));
+        }
+
+        #[test]
+        fn decoding_any_value_is_safe_and_canonical(
+            value in prop_oneof![any::<String>(), "[0-9:+-]{0,30}[a-f:]{0,6}"]
+        ) {
+            if let Some(session) = Session::decode(&value) {
+                prop_assert_eq!(value.split(':').count(), 4);
+                prop_assert!(!session.store.contains(':'));
+                prop_assert_eq!(Session::decode(&session.encode()), Some(session));
+            }
+        }
+
+        #[test]
+        fn sessions_are_honoured_only_in_their_lifetime_and_store(
+            session in session(),
+            now in prop_oneof![any::<i64>(), Just(1_700_000_000i64)],
+            offset in -400i64..4_000_000,
+            days in prop_oneof![any::<u32>(), 0u32..60],
+            same_store in any::<bool>(),
+        ) {
+            let mut session = session;
+            // Often near `now`, sometimes anywhere.
+            if now == 1_700_000_000 {
+                session.issued = now - offset;
+            }
+            let store = if same_store { session.store.clone() } else { format!("{}x", session.store) };
+            let honoured = session.is_current(now, days, &store);
+            let age = i128::from(now) - i128::from(session.issued);
+            let expected = same_store && (-300..=i128::from(days) * 86_400).contains(&age);
+            prop_assert_eq!(honoured, expected, "age {} days {}", age, days);
+        }
+    }
+}

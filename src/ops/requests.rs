@@ -121,3 +121,44 @@ mod tests {
         assert_ne!(request_id(None), request_id(None));
     }
 }
+
+/// Properties of [`request_id`] over random headers: the id answered is
+/// always a sane one, a sane id from the client is kept as it is, and any
+/// other is replaced by a fresh random one.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn is_sane(id: &str) -> bool {
+        !id.is_empty()
+            && id.len() <= MAX_ID_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        #[test]
+        fn the_answered_id_is_always_sane(
+            given in proptest::option::of(prop_oneof![
+                any::<String>(),
+                "[A-Za-z0-9._:/+=-]{0,140}",
+                "[a-z0-9-]{1,20}[\r\n \"<>{}]{1,2}[a-z]{0,10}",
+            ])
+        ) {
+            let id = request_id(given.as_deref());
+            prop_assert!(is_sane(&id), "{id:?}");
+            match given.as_deref() {
+                Some(given) if is_sane(given) => prop_assert_eq!(id, given),
+                _ => {
+                    prop_assert_eq!(id.len(), 32);
+                    prop_assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+                }
+            }
+        }
+    }
+}

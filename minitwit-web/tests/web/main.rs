@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod crafted_cookies;
 mod csrf;
 mod limits;
 mod outage;
