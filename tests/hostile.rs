@@ -395,7 +395,8 @@ fn api_shape(answer: &Answer, head: bool) -> Result<(), String> {
         let object = json
             .as_object()
             .ok_or("an API error that is not an object")?;
-        let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        keys.sort_unstable();
         if keys != ["error_msg", "status"] {
             return Err(format!("an API error with the keys {keys:?}"));
         }
