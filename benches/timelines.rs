@@ -31,7 +31,7 @@
 //! `MINITWIT_BENCH_SIZES=10000,1000000` (the default) picks the sizes,
 //! `MINITWIT_BENCH_BACKENDS=sled,redis` the backends,
 //! `MINITWIT_BENCH_LOADERS=256` the number of concurrent loading tasks, and
-//! `MINITWIT_BENCH_CACHE_MB` sled's page cache (the store's default, 64 MiB,
+//! `MINITWIT_BENCH_CACHE_MB` sled's page cache (the store's default, 16 MiB,
 //! when unset); the figures are in `BENCHMARKS.md`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]

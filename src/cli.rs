@@ -62,7 +62,7 @@ Rocket.toml in the working directory, keys in lower case without MINITWIT_):
   MINITWIT_API_PORT                  also serve the API at the root of this port
   MINITWIT_API_USER, _API_PASSWORD   the API's Basic credential [simulator, super_safe!]
   MINITWIT_MAX_NO                    the largest `no` the API honours [10000]
-  MINITWIT_SLED_CACHE_MB             sled's page cache [64]
+  MINITWIT_SLED_CACHE_MB             sled's page cache, MiB [16]
   MINITWIT_REDIS_NAMESPACE           prefix of every Redis key [minitwit]
   MINITWIT_REDIS_CONNECT_TIMEOUT_MS  [100]
   MINITWIT_REDIS_RESPONSE_TIMEOUT_MS deadline of one Redis call [250]

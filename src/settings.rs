@@ -100,7 +100,7 @@ impl Default for Settings {
             api_user: "simulator".into(),
             api_password: "super_safe!".into(),
             max_no: 10_000,
-            sled_cache_mb: 64,
+            sled_cache_mb: 16,
             redis_namespace: "minitwit".into(),
             redis_connect_timeout_ms: 100,
             redis_response_timeout_ms: 250,

@@ -5,12 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use argon2::password_hash::rand_core::{OsRng, RngCore as _};
 
-use crate::named::{NameQuery, NamedOutcome, NamedWrite};
 use crate::password::{Caller, HashCost, HashLimits, HashLoad, HashObserver, PasswordHasher};
 use crate::{
-    Counts, Email, Error, MessageId, MessageText, NewUser, Page, PageRequest, Password,
-    RecordStream, Store, StoreError, StoredUser, Timeline, Timestamp, User, UserId, Username,
-    normalize,
+    Counts, Error, MessageId, MessageText, Page, PageRequest, RecordStream, Store, StoredUser,
+    Timeline, Timestamp, User, UserId, Username, normalize,
 };
 
 /// A user named by id (a signed-in session) or by name (a URL).
@@ -38,58 +36,6 @@ impl<'a> From<&'a User> for UserRef<'a> {
     fn from(user: &'a User) -> Self {
         Self::Id(user.id)
     }
-}
-
-/// What a person fills in to register.
-#[derive(Debug, Clone, Copy)]
-pub struct Registration<'a> {
-    /// The wanted username.
-    pub username: &'a str,
-    /// The e-mail address.
-    pub email: &'a str,
-    /// The password.
-    pub password: &'a str,
-    /// The password typed a second time, where the form asks for it (the
-    /// web site does, the simulator API does not).
-    pub password_confirmation: Option<&'a str>,
-    /// Who registers: decides which password-hashing slots it may use.
-    pub caller: Caller,
-}
-
-impl Registration<'_> {
-    /// Checks the form in the reference's order: username, e-mail,
-    /// password, then the confirmation (when the form has one). Whether the
-    /// name is taken is the store's to say.
-    ///
-    /// # Errors
-    /// The first failed check's error.
-    pub fn validate(&self) -> Result<ValidRegistration, Error> {
-        let username = Username::parse(self.username)?;
-        let email = Email::parse(self.email)?;
-        let password = Password::parse(self.password)?;
-        if self
-            .password_confirmation
-            .is_some_and(|confirmation| confirmation != self.password)
-        {
-            return Err(Error::PasswordMismatch);
-        }
-        Ok(ValidRegistration {
-            username,
-            email,
-            password,
-        })
-    }
-}
-
-/// A registration form that passed [`Registration::validate`].
-#[derive(Debug, Clone)]
-pub struct ValidRegistration {
-    /// The username.
-    pub username: Username,
-    /// The e-mail address.
-    pub email: Email,
-    /// The password.
-    pub password: Password,
 }
 
 /// The rule of following: nobody follows themselves. Names are unique, so
@@ -371,104 +317,6 @@ impl MiniTwit {
         Ok(self.store.flush().await?)
     }
 
-    /// Registers a user. Checks the form (see [`Registration::validate`]),
-    /// then whether the name is taken, so each mistake gets the text the
-    /// reference gives it.
-    ///
-    /// # Errors
-    /// The first failed check's error, [`Error::UsernameTaken`] included.
-    pub async fn register(&self, form: Registration<'_>) -> Result<User, Error> {
-        // The application's own reserved names are a username mistake too,
-        // reported before anything about the other fields.
-        if let Ok(name) = Username::parse(form.username)
-            && self
-                .reserved
-                .iter()
-                .any(|reserved| reserved.eq_ignore_ascii_case(name.as_str()))
-        {
-            return Err(Error::UsernameReserved);
-        }
-        let ValidRegistration {
-            username,
-            email,
-            password,
-        } = form.validate()?;
-        // Spares a hash for a name that is taken; the store still decides
-        // atomically below when two registrations race.
-        if self.store.user_by_name(username.as_str()).await?.is_some() {
-            // The answer reports what the store holds: the name's owner must
-            // be durable before anyone hears that the name is taken.
-            self.store.sync().await?;
-            return Err(Error::UsernameTaken);
-        }
-        let password_hash = self.hasher.hash(&password, form.caller).await?;
-        let user = self
-            .store
-            .create_user(NewUser {
-                username,
-                email,
-                password_hash,
-                session_generation: OsRng.next_u64(),
-            })
-            .await?;
-        tracing::info!(user_id = user.id.0, "registered a user");
-        Ok(user)
-    }
-
-    /// Checks a username and password (a sign-in on the site).
-    ///
-    /// # Errors
-    /// [`Error::UnknownUsername`] or [`Error::WrongPassword`]; both take one
-    /// hash's time. [`Error::Busy`] when no hashing slot is free soon
-    /// enough.
-    pub async fn authenticate(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<Authenticated, Error> {
-        let stored = self.stored_by_name(username).await?;
-        let matches = self
-            .hasher
-            .verify(
-                password,
-                stored.as_ref().map(|stored| &stored.password_hash),
-                Caller::Site,
-            )
-            .await?;
-        match stored {
-            None => Err(Error::UnknownUsername),
-            Some(_) if !matches => Err(Error::WrongPassword),
-            Some(stored) => Ok(Authenticated {
-                user: stored.user,
-                session_generation: stored.session_generation,
-            }),
-        }
-    }
-
-    /// The user of a session: user `id`, if their session generation is
-    /// still `generation`; `None` when the user is gone or their sessions
-    /// ended since.
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn session_user(&self, id: UserId, generation: u64) -> Result<Option<User>, Error> {
-        Ok(self
-            .store
-            .user_by_id(id)
-            .await?
-            .filter(|stored| stored.session_generation == generation)
-            .map(|stored| stored.user))
-    }
-
-    /// Ends every session of `user`, on every instance (signing out).
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn end_sessions(&self, user: UserId) -> Result<(), Error> {
-        self.store.end_sessions(user).await?;
-        Ok(())
-    }
-
     /// The user named by `user`.
     ///
     /// # Errors
@@ -556,91 +404,6 @@ impl MiniTwit {
         Ok((follower, followee))
     }
 
-    /// Posts as the user named `author`, recording `latest` first: the
-    /// simulator API's post, in one store call ([`Store::named_write`]).
-    /// Errors as [`post`](Self::post), in the same order.
-    ///
-    /// # Errors
-    /// [`Error::UserNotFound`], [`Error::EmptyMessage`],
-    /// [`Error::MessageTooLong`].
-    pub async fn post_named(
-        &self,
-        author: &str,
-        text: &str,
-        latest: Option<i64>,
-    ) -> Result<MessageId, Error> {
-        let text = match MessageText::parse(text) {
-            Ok(text) => text,
-            Err(err) => {
-                // An unknown author is reported before a bad text.
-                self.record(latest).await?;
-                self.user(author).await?;
-                return Err(err);
-            }
-        };
-        let write = NamedWrite::Post {
-            author: NameQuery::new(author),
-            text,
-            pub_date: (self.clock)(),
-        };
-        match self.store.named_write(write, latest).await? {
-            NamedOutcome::Posted(id) => Ok(id),
-            other => Err(outcome_error(other)),
-        }
-    }
-
-    /// Makes the user named `follower` follow the one named `followee`,
-    /// recording `latest` first: the simulator API's follow, in one store
-    /// call. Errors as [`follow`](Self::follow).
-    ///
-    /// # Errors
-    /// [`Error::UserNotFound`], [`Error::TargetNotFound`],
-    /// [`Error::SelfFollow`].
-    pub async fn follow_named(
-        &self,
-        follower: &str,
-        followee: &str,
-        latest: Option<i64>,
-    ) -> Result<(), Error> {
-        let write = NamedWrite::Follow {
-            follower: NameQuery::new(follower),
-            followee: NameQuery::new(followee),
-        };
-        match self.store.named_write(write, latest).await? {
-            NamedOutcome::Applied { .. } => Ok(()),
-            other => Err(outcome_error(other)),
-        }
-    }
-
-    /// Makes the user named `follower` stop following the one named
-    /// `followee`, recording `latest` first: the simulator API's unfollow,
-    /// in one store call. Errors as [`unfollow`](Self::unfollow).
-    ///
-    /// # Errors
-    /// [`Error::UserNotFound`], [`Error::TargetNotFound`].
-    pub async fn unfollow_named(
-        &self,
-        follower: &str,
-        followee: &str,
-        latest: Option<i64>,
-    ) -> Result<(), Error> {
-        let write = NamedWrite::Unfollow {
-            follower: NameQuery::new(follower),
-            followee: NameQuery::new(followee),
-        };
-        match self.store.named_write(write, latest).await? {
-            NamedOutcome::Applied { .. } => Ok(()),
-            other => Err(outcome_error(other)),
-        }
-    }
-
-    async fn record(&self, latest: Option<i64>) -> Result<(), Error> {
-        match latest {
-            Some(latest) => self.record_latest(latest).await,
-            None => Ok(()),
-        }
-    }
-
     /// Whether `follower` follows `followee`.
     ///
     /// # Errors
@@ -726,18 +489,11 @@ impl MiniTwit {
     }
 }
 
+mod accounts;
+mod named_writes;
+
+pub use accounts::{Registration, ValidRegistration};
+
 #[cfg(test)]
 #[path = "service_tests.rs"]
 mod tests;
-
-/// The error a [`NamedOutcome`] that is not a success stands for.
-fn outcome_error(outcome: NamedOutcome) -> Error {
-    match outcome {
-        NamedOutcome::UnknownUser => Error::UserNotFound,
-        NamedOutcome::UnknownTarget => Error::TargetNotFound,
-        NamedOutcome::SelfFollow => Error::SelfFollow,
-        NamedOutcome::Posted(_) | NamedOutcome::Applied { .. } => Error::from(StoreError::backend(
-            format!("the store answered {outcome:?} to another write"),
-        )),
-    }
-}

@@ -263,11 +263,32 @@ local function sources_of(reader)
   end
   return sources
 end
+-- The newest `limit` ids below `bound` of all sources. Two passes, so that
+-- a reader following thousands costs one short read per source plus a few
+-- full ones: the newest id of each source first; a source whose newest is
+-- older than the limit-th newest of those cannot reach the page.
 local function merge(sources, limit, bound)
-  local found = {}
+  local heads, reaching = {}, {}
   for _, source in ipairs(sources) do
-    local ids = redis.call('ZREVRANGEBYSCORE', user_timeline_key(source), bound, '-inf', 'LIMIT', 0, limit)
-    for _, id in ipairs(ids) do found[#found + 1] = tonumber(id) end
+    local newest = redis.call('ZREVRANGEBYSCORE', user_timeline_key(source), bound, '-inf', 'LIMIT', 0, 1)[1]
+    if newest then
+      local id = tonumber(newest)
+      heads[#heads + 1] = id
+      reaching[#reaching + 1] = {source, id}
+    end
+  end
+  -- With fewer sources than the limit, every id may be needed.
+  local threshold = 0
+  if #heads >= limit then
+    table.sort(heads, function(a, b) return a > b end)
+    threshold = heads[limit]
+  end
+  local found = {}
+  for _, candidate in ipairs(reaching) do
+    if candidate[2] >= threshold then
+      local ids = redis.call('ZREVRANGEBYSCORE', user_timeline_key(candidate[1]), bound, threshold, 'LIMIT', 0, limit)
+      for _, id in ipairs(ids) do found[#found + 1] = tonumber(id) end
+    end
   end
   table.sort(found, function(a, b) return a > b end)
   local newest, last = {}, nil

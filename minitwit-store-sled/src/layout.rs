@@ -73,7 +73,10 @@
 //! * a user timeline is a reverse scan of `user_messages` between
 //!   `author ‖ 0` and `author ‖ cursor`;
 //! * a home timeline is a k-way merge of those reverse scans for the user and
-//!   for every followee (found by a prefix scan of `follows`).
+//!   for every followee (found by a prefix scan of `follows`); the `home`
+//!   module keeps what the merge found for recent readers in memory, fed by
+//!   posts, so that only a reader's first page (and pages deeper than what
+//!   it keeps) merges.
 //!
 //! Ids come from sled's `generate_id`, the database's atomic counter, which is
 //! persisted so that it never goes back, even after a crash, plus

@@ -34,7 +34,7 @@
 //!
 //! [`SledStore::open`] takes a [`SledConfig`]: a directory (created when
 //! missing) or [`SledConfig::temporary`] for tests, and a bound on the page
-//! cache ([`SledConfig::cache_capacity`], 64 MiB by default; sled also caps it
+//! cache ([`SledConfig::cache_capacity`], 16 MiB by default; sled also caps it
 //! to the memory the machine or its cgroup has). Opening replays sled's log
 //! and reads no data of ours, so it is fast (after a crash it counts the
 //! users, follows and messages once; see the `layout` module). A directory

@@ -51,6 +51,7 @@
 mod assets;
 mod avatar;
 mod csrf;
+mod error_pages;
 mod escape;
 mod flash;
 mod limits;
@@ -157,7 +158,7 @@ pub fn stage(service: MiniTwit, config: WebConfig) -> AdHoc {
             .mount("/", pages::routes())
             .mount("/", assets::routes())
             .mount("/", avatar::routes())
-            .register("/", pages::catchers())
+            .register("/", error_pages::catchers())
             .attach(setup::templates())
             .attach(setup::SecurityHeaders))
     })

@@ -170,7 +170,7 @@ impl<'r> FromRequest<'r> for SignedIn {
 ///
 /// A signed-in visitor is sent to their timeline instead. Handlers take
 /// `Result<SignedOut, NotSignedOut>` and return early with `?`: the site's
-/// [`PageError`](crate::pages::PageError) answers
+/// [`PageError`](crate::error_pages::PageError) answers
 /// [`NotSignedOut::SignedIn`] with a redirect to `/` (a catcher cannot
 /// redirect).
 #[derive(Debug, Clone, Copy)]

@@ -60,6 +60,7 @@ mod follows;
 mod home;
 mod latest;
 mod model;
+mod model_ops;
 mod named;
 #[cfg(test)]
 mod self_test;
