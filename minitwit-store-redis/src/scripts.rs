@@ -87,7 +87,12 @@ local function fan_out(author, id)
     if redis.call('EXISTS', home_from_key(reader)) == 1 then
       local key = home_key(reader)
       redis.call('ZADD', key, id, id)
-      local excess = redis.call('ZCARD', key) - HOME_ENTRIES
+      local size = redis.call('ZCARD', key)
+      if size == 1 then
+        -- The entry had no ids, so no key: this one expires with the entry.
+        redis.call('PEXPIRE', key, redis.call('PTTL', home_from_key(reader)))
+      end
+      local excess = size - HOME_ENTRIES
       if excess > 0 then
         redis.call('ZREMRANGEBYRANK', key, 0, excess - 1)
         redis.call('SET', home_from_key(reader), redis.call('ZRANGE', key, 0, 0)[1], 'KEEPTTL')
@@ -304,6 +309,7 @@ if HOME_ENTRIES > 0 then
   if not from then
     local sources = sources_of(me)
     local newest = merge(sources, HOME_ENTRIES, '+inf')
+    redis.call('DEL', home_key(me))
     if #newest > 0 then
       local scored = {}
       for _, id in ipairs(newest) do
@@ -318,7 +324,8 @@ if HOME_ENTRIES > 0 then
     redis.call('SET', home_from_key(me), from, 'EX', HOME_LIFETIME)
     for _, source in ipairs(sources) do redis.call('SADD', fans_key(source), me) end
   end
-  local ids = redis.call('ZREVRANGEBYSCORE', home_key(me), max, '-inf', 'LIMIT', 0, count)
+  -- Only ids of the entry's complete part: at least `from`.
+  local ids = redis.call('ZREVRANGEBYSCORE', home_key(me), max, from, 'LIMIT', 0, count)
   if #ids == count or from == '0' then return render(ids) end
 end
 return render(merge(sources_of(me), count, max))

@@ -359,6 +359,37 @@ async fn a_home_cache_entry_follows_writes_from_every_instance() {
     assert_eq!(home(&one).await, [third.0]);
 }
 
+/// An entry filled while its reader saw no message has no ids; the first
+/// post for it creates its set of ids, which must expire with the entry
+/// rather than outlive it.
+#[tokio::test]
+async fn an_entry_that_starts_empty_expires_as_a_whole() {
+    let config = support::test_config();
+    let ns = config.namespace.clone();
+    let store = support::connect(config).await;
+    let reader = register(&store, "reader").await;
+    let author = register(&store, "author").await;
+    assert!(store.follow(reader.id, author.id).await.unwrap());
+    let home = store
+        .timeline(Timeline::Home(reader.id), PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(home.is_empty());
+    let posted = post(&store, author.id, "first").await;
+    let home = store
+        .timeline(Timeline::Home(reader.id), PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&home), [posted.0]);
+    let mut raw = raw_connection().await;
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{ns}:home:{}", reader.id.0))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(ttl > 0, "the ids of an entry must expire, PTTL {ttl}");
+}
+
 #[tokio::test]
 async fn a_namespace_of_a_newer_layout_is_refused() {
     let config = support::test_config();

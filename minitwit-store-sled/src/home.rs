@@ -105,12 +105,14 @@ impl HomeCache {
             .filter(|cached| cached.ready)?;
         cached.last_used = clock;
         let below = page.before.map_or(u64::MAX, |before| before.0);
+        // Only the complete part of the entry can answer a page.
+        let from = cached.complete_from;
         let ids: Vec<MessageId> = cached
             .ids
             .iter()
             .rev()
             .copied()
-            .filter(|id| *id < below)
+            .filter(|id| *id < below && *id >= from)
             .take(page.limit)
             .map(MessageId)
             .collect();
