@@ -28,20 +28,8 @@ impl<'r> FromRequest<'r> for SameOrigin {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let headers = req.headers();
-        // Behind a proxy the public host may be in X-Forwarded-Host; a
-        // forged request from a browser can set neither header.
-        let hosts: Vec<&str> = headers
-            .get("Host")
-            .chain(headers.get("X-Forwarded-Host"))
-            .collect();
-        // A Referer is a URL; its scheme and authority are an origin.
-        let referer_origin = headers.get_one("Referer").map(origin_of_url);
-        if is_cross_site(
-            headers.get_one("Sec-Fetch-Site"),
-            headers.get_one("Origin").or(referer_origin),
-            &hosts,
-        ) {
+        let said = Provenance::of(req);
+        if is_cross_site(said.fetch_site, said.origin, &said.hosts) {
             tracing::warn!(uri = %req.uri(), "refused a cross-site request");
             Outcome::Error((Status::Forbidden, ()))
         } else {
@@ -65,22 +53,46 @@ impl<'r> FromRequest<'r> for GetOrigin {
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         let headers = req.headers();
-        let hosts: Vec<&str> = headers
-            .get("Host")
-            .chain(headers.get("X-Forwarded-Host"))
-            .collect();
-        let referer_origin = headers.get_one("Referer").map(origin_of_url);
+        let said = Provenance::of(req);
         let browser = looks_like_a_browser(
             headers.get_one("User-Agent"),
             headers.get_one("Accept"),
             headers.contains("Upgrade-Insecure-Requests") || headers.contains("Sec-Ch-Ua"),
         );
         Outcome::Success(classify_get(
-            headers.get_one("Sec-Fetch-Site"),
-            headers.get_one("Origin").or(referer_origin),
-            &hosts,
+            said.fetch_site,
+            said.origin,
+            &said.hosts,
             browser,
         ))
+    }
+}
+
+/// What a request's headers say about where it comes from.
+struct Provenance<'r> {
+    /// `Sec-Fetch-Site`, when the browser sent fetch metadata.
+    fetch_site: Option<&'r str>,
+    /// `Origin`, else the origin of the `Referer`.
+    origin: Option<&'r str>,
+    /// The names the request says it was sent to.
+    hosts: Vec<&'r str>,
+}
+
+impl<'r> Provenance<'r> {
+    fn of(req: &'r Request<'_>) -> Self {
+        let headers = req.headers();
+        // A Referer is a URL; its scheme and authority are an origin.
+        let referer_origin = headers.get_one("Referer").map(origin_of_url);
+        Self {
+            fetch_site: headers.get_one("Sec-Fetch-Site"),
+            origin: headers.get_one("Origin").or(referer_origin),
+            // Behind a proxy the public host may be in X-Forwarded-Host; a
+            // forged request from a browser can set neither header.
+            hosts: headers
+                .get("Host")
+                .chain(headers.get("X-Forwarded-Host"))
+                .collect(),
+        }
     }
 }
 
