@@ -134,18 +134,13 @@ fn add_shared(operation: &mut Operation) {
             "The body is not JSON (`Content-Type` other than `application/json`)",
         );
     }
-    let busy = ResponseBuilder::new()
-        .description("The store cannot be reached, or the server is too busy; try again")
+    let busy = error_response("The store cannot be reached, or the server is too busy; try again")
         .header(
             "Retry-After",
             HeaderBuilder::new()
                 .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
                 .description(Some("Seconds to wait before trying again"))
                 .build(),
-        )
-        .content(
-            "application/json",
-            Content::new(Some(Ref::from_schema_name("ErrorJson"))),
         )
         .build();
     operation
@@ -156,16 +151,18 @@ fn add_shared(operation: &mut Operation) {
     add_error(operation, "default", "Any other error, with the same body");
 }
 
+/// A response with the API's error body.
+fn error_response(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        Content::new(Some(Ref::from_schema_name("ErrorJson"))),
+    )
+}
+
 /// Adds an error response with the API's error body, unless the operation
 /// declares one for `status` already.
 fn add_error(operation: &mut Operation, status: &str, description: &str) {
-    let response = ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            Content::new(Some(Ref::from_schema_name("ErrorJson"))),
-        )
-        .build();
+    let response = error_response(description).build();
     operation
         .responses
         .responses

@@ -171,12 +171,23 @@ fn confirm_follow(user: &User, username: &str, change: Change) -> Reply {
         ),
     };
     let back = user_url(username);
+    confirm_page(user, question, format!("{back}/{verb}"), button, back)
+}
+
+/// A page that asks `user` to confirm an action with a POST button.
+fn confirm_page(
+    user: &User,
+    question: String,
+    action: String,
+    button: &'static str,
+    back: String,
+) -> Reply {
     Reply::Page(Template::render(
         "confirm.html",
         ConfirmPage {
             layout: Layout::new("Please confirm", Some(user), None),
             question,
-            action: format!("{back}/{verb}"),
+            action,
             button,
             back,
         },
@@ -413,16 +424,13 @@ async fn logout(
     cookies: &CookieJar<'_>,
 ) -> Result<Reply, PageError> {
     match (origin, &viewer.0) {
-        (GetOrigin::Elsewhere, Some(user)) => Ok(Reply::Page(Template::render(
-            "confirm.html",
-            ConfirmPage {
-                layout: Layout::new("Please confirm", Some(user), None),
-                question: "Sign out?".to_owned(),
-                action: "/logout".to_owned(),
-                button: "Sign out",
-                back: "/".to_owned(),
-            },
-        ))),
+        (GetOrigin::Elsewhere, Some(user)) => Ok(confirm_page(
+            user,
+            "Sign out?".to_owned(),
+            "/logout".to_owned(),
+            "Sign out",
+            "/".to_owned(),
+        )),
         _ => sign_out(viewer, site, cookies).await.map(Reply::Flash),
     }
 }

@@ -92,16 +92,12 @@ impl Side<'_> {
     }
 
     fn user_view(&self, user: &User) -> Result<UserView, String> {
-        let nth = self
-            .users
-            .iter()
-            .position(|id| *id == user.id)
-            .ok_or_else(|| {
-                format!(
-                    "{} store returned user id {} that create_user never returned",
-                    self.label, user.id.0
-                )
-            })?;
+        let nth = self.nth(
+            self.users.iter().map(|user| user.0),
+            user.id.0,
+            "returned user",
+            "create_user",
+        )?;
         Ok(UserView {
             nth,
             name: user.username.as_str().to_owned(),
@@ -126,15 +122,28 @@ impl Side<'_> {
     }
 
     fn nth_user(&self, id: UserId) -> Result<usize, String> {
-        self.users
-            .iter()
-            .position(|known| *known == id)
-            .ok_or_else(|| {
-                format!(
-                    "{} store exported user id {} that create_user never returned",
-                    self.label, id.0
-                )
-            })
+        self.nth(
+            self.users.iter().map(|user| user.0),
+            id.0,
+            "exported user",
+            "create_user",
+        )
+    }
+
+    /// Where `id` stands among the ids `made_by` returned, in order.
+    fn nth(
+        &self,
+        mut known: impl Iterator<Item = u64>,
+        id: u64,
+        what: &str,
+        made_by: &str,
+    ) -> Result<usize, String> {
+        known.position(|known| known == id).ok_or_else(|| {
+            format!(
+                "{} store {what} id {id} that {made_by} never returned",
+                self.label
+            )
+        })
     }
 
     fn record_view(&self, record: &Record) -> Result<RecordView, String> {
@@ -148,16 +157,12 @@ impl Side<'_> {
                 RecordView::Follow(self.nth_user(*follower)?, self.nth_user(*followee)?)
             }
             Record::Message(message) => {
-                let nth = self
-                    .messages
-                    .iter()
-                    .position(|id| *id == message.id)
-                    .ok_or_else(|| {
-                        format!(
-                            "{} store exported message id {} that post never returned",
-                            self.label, message.id.0
-                        )
-                    })?;
+                let nth = self.nth(
+                    self.messages.iter().map(|message| message.0),
+                    message.id.0,
+                    "exported message",
+                    "post",
+                )?;
                 RecordView::Message(
                     nth,
                     self.nth_user(message.author)?,
@@ -177,16 +182,12 @@ impl Side<'_> {
     }
 
     fn message_view(&self, message: &Message) -> Result<MessageView, String> {
-        let nth = self
-            .messages
-            .iter()
-            .position(|id| *id == message.id)
-            .ok_or_else(|| {
-                format!(
-                    "{} store returned message id {} that post never returned",
-                    self.label, message.id.0
-                )
-            })?;
+        let nth = self.nth(
+            self.messages.iter().map(|message| message.0),
+            message.id.0,
+            "returned message",
+            "post",
+        )?;
         Ok(MessageView {
             nth,
             author: self.user_view(&message.author)?,
