@@ -5,6 +5,7 @@
 //! named by `MINITWIT_STORE` (default `sled:./minitwit-data`). See the README
 //! for every setting.
 
+mod backlog;
 mod backup;
 mod cli;
 mod logging;

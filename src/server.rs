@@ -11,7 +11,7 @@ use minitwit_web::{AvatarStyle, WebConfig};
 use crate::cli::ServeArgs;
 use crate::settings::Settings;
 use crate::store_url::StoreUrl;
-use crate::{backup, ops, preflight, stores};
+use crate::{backlog, backup, ops, preflight, stores};
 
 /// Serves until Rocket's shutdown signals (`SIGTERM`, Ctrl-C).
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -94,6 +94,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     {
         site = site.attach(backup::endpoint::stage(service.clone(), token));
     }
+    site = backlog::deepen_accept_queue(site);
     if let Some(schedule) = schedule {
         backup::schedule::start(service.clone(), schedule, backup_status);
     }
@@ -110,6 +111,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let api_only = rocket::custom(api_only)
                 .attach(ops::stage(ops))
                 .attach(minitwit_sim_api::stage(service, api_config(&settings, "/")));
+            let api_only = backlog::deepen_accept_queue(api_only);
             let api_config = rocket::Config {
                 port,
                 ..rocket_config.clone()
