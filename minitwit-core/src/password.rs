@@ -98,11 +98,11 @@ pub struct HashLimits {
     /// Of the slots, how many only the simulator API may use (at least 1,
     /// and fewer than `slots`).
     pub reserved_for_api: usize,
-    /// Requests that may wait for a slot in each lane; one more is refused
-    /// at once.
-    pub max_waiting: usize,
-    /// The longest an API request waits for a slot before it is refused
-    /// (the simulator gives a request 0.3 s in all).
+    /// API requests that may wait for a slot; one more is refused at once.
+    pub api_max_waiting: usize,
+    /// Site requests that may wait for a slot; one more is refused at once.
+    pub site_max_waiting: usize,
+    /// The longest an API request waits for a slot before it is refused.
     pub api_max_wait: Duration,
     /// The longest a site request waits for a slot before it is refused.
     pub site_max_wait: Duration,
@@ -110,17 +110,24 @@ pub struct HashLimits {
 
 impl HashLimits {
     /// Limits for `slots` hashes at once: half of them (at least one) kept
-    /// for the API, up to sixteen requests per slot waiting in each lane
-    /// (enough for a simulator with many connections registering at once;
-    /// a waiting request holds no hashing memory), 200 ms of waiting for the
-    /// API and two seconds for the site.
+    /// for the API; up to 64 API requests per slot waiting for as long as
+    /// two seconds, and 16 site requests per slot for two seconds (a
+    /// waiting request holds no hashing memory).
+    ///
+    /// The API's lane is the deeper one because its callers are
+    /// authenticated and a late answer costs them less than a refusal: a
+    /// registration answered after the simulator's 0.3 s still exists (the
+    /// simulator counts one slow request), while a refused one makes every
+    /// later action of that user fail. A load generator with many
+    /// connections registering at once waits instead of losing users.
     pub fn for_slots(slots: usize) -> Self {
         let slots = slots.max(2);
         Self {
             slots,
             reserved_for_api: (slots / 2).max(1),
-            max_waiting: slots * 16,
-            api_max_wait: Duration::from_millis(200),
+            api_max_waiting: slots * 64,
+            site_max_waiting: slots * 16,
+            api_max_wait: Duration::from_secs(2),
             site_max_wait: Duration::from_secs(2),
         }
     }
@@ -129,6 +136,13 @@ impl HashLimits {
         match caller {
             Caller::SimulatorApi => self.api_max_wait,
             Caller::Site => self.site_max_wait,
+        }
+    }
+
+    fn max_waiting(&self, caller: Caller) -> usize {
+        match caller {
+            Caller::SimulatorApi => self.api_max_waiting,
+            Caller::Site => self.site_max_waiting,
         }
     }
 }
@@ -318,7 +332,7 @@ impl PasswordHasher {
             inner.observe(caller, waited, true);
             Err(Error::Busy)
         };
-        if lane.waiting.fetch_add(1, Ordering::AcqRel) >= inner.limits.max_waiting {
+        if lane.waiting.fetch_add(1, Ordering::AcqRel) >= inner.limits.max_waiting(caller) {
             lane.waiting.fetch_sub(1, Ordering::AcqRel);
             return refuse(Duration::ZERO);
         }

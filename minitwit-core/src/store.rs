@@ -122,6 +122,24 @@ pub trait Store: Send + Sync + 'static {
     /// Records the simulator's `latest` action id (last write wins).
     async fn set_latest(&self, latest: i64) -> Result<(), StoreError>;
 
+    /// Records `latest` when given, then creates the user as
+    /// [`create_user`](Self::create_user) does (`latest` stays recorded
+    /// when the name turns out to be taken): a registration of the
+    /// simulator API in one call, so that a backend can do it in one round
+    /// trip or under one durable commit. A concurrent reader may see
+    /// `latest` before the user. The default runs the two one after the
+    /// other.
+    async fn create_user_with_latest(
+        &self,
+        new_user: NewUser,
+        latest: Option<i64>,
+    ) -> Result<User, StoreError> {
+        if let Some(latest) = latest {
+            self.set_latest(latest).await?;
+        }
+        self.create_user(new_user).await
+    }
+
     /// Records `latest` when given (even when a name then finds nobody),
     /// looks up the users `write` names and applies it: a write of the
     /// simulator API in one call, so that a backend can do it all in one

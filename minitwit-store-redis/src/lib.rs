@@ -252,13 +252,24 @@ impl RedisStore {
         new_user: NewUser,
         token: &str,
     ) -> Result<User, StoreError> {
+        self.create(new_user, token, None).await
+    }
+
+    /// Runs the `create_user` script: one round trip, `latest` included.
+    async fn create(
+        &self,
+        new_user: NewUser,
+        token: &str,
+        latest: Option<i64>,
+    ) -> Result<User, StoreError> {
         let mut invocation = self.invoke(&self.scripts.create_user);
         invocation
             .arg(new_user.username.as_str())
             .arg(new_user.email.as_str())
             .arg(new_user.password_hash.as_phc())
             .arg(token)
-            .arg(encode_generation(new_user.session_generation));
+            .arg(encode_generation(new_user.session_generation))
+            .arg(latest.map(|latest| latest.to_string()).unwrap_or_default());
         let id: Option<u64> = self
             .conn
             .eval("create_user", &invocation, Resend::Safe)
@@ -323,8 +334,15 @@ pub(crate) fn write_token() -> String {
 #[async_trait]
 impl Store for RedisStore {
     async fn create_user(&self, new_user: NewUser) -> Result<User, StoreError> {
-        self.create_user_with_write_token(new_user, &write_token())
-            .await
+        self.create(new_user, &write_token(), None).await
+    }
+
+    async fn create_user_with_latest(
+        &self,
+        new_user: NewUser,
+        latest: Option<i64>,
+    ) -> Result<User, StoreError> {
+        self.create(new_user, &write_token(), latest).await
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {

@@ -34,10 +34,12 @@ use redis::Script;
 use crate::layout::lua_prelude;
 
 /// `ARGV`: namespace, username, email, password hash, write token, session
-/// generation. Returns the new user id, or `false` when the name is taken.
-/// A second run with the same token returns the id the first run created
-/// (see [`layout`](crate::layout), `N:write:{token}`) and writes nothing.
+/// generation, latest (`''` for none). Records `latest`, then returns the
+/// new user id, or `false` when the name is taken. A second run with the
+/// same token returns the id the first run created (see
+/// [`layout`](crate::layout), `N:write:{token}`) and writes nothing else.
 const CREATE_USER: &str = r"
+if ARGV[7] ~= '' then redis.call('SET', K_LATEST, ARGV[7]) end
 local done = redis.call('GET', write_key(ARGV[5]))
 if done then return done end
 if redis.call('HEXISTS', K_USER_IDS, ARGV[2]) == 1 then return false end

@@ -314,7 +314,19 @@ impl Drop for SledStore {
 #[async_trait]
 impl Store for SledStore {
     async fn create_user(&self, new_user: NewUser) -> Result<User, StoreError> {
+        self.create_user_with_latest(new_user, None).await
+    }
+
+    async fn create_user_with_latest(
+        &self,
+        new_user: NewUser,
+        latest: Option<i64>,
+    ) -> Result<User, StoreError> {
+        // One pending write, so `latest` and the user share one sync.
         let pending = self.commit.begin();
+        if let Some(latest) = latest {
+            self.apply_latest(latest)?;
+        }
         match self.register(&new_user)? {
             Some(id) => {
                 pending.written().await?;
@@ -325,8 +337,13 @@ impl Store for SledStore {
                 })
             }
             None => {
-                // The winner's claim may not be durable yet: do not answer before.
-                pending.unchanged().await?;
+                // The winner's claim may not be durable yet: do not answer
+                // before; and `latest`, when given, was written.
+                if latest.is_some() {
+                    pending.written().await?;
+                } else {
+                    pending.unchanged().await?;
+                }
                 Err(StoreError::UsernameTaken)
             }
         }

@@ -16,8 +16,9 @@ use minitwit_core::{
 };
 
 /// The operations timed, as they appear in the `operation` label.
-pub const OPERATIONS: [&str; 23] = [
+pub const OPERATIONS: [&str; 24] = [
     "create_user",
+    "create_user_with_latest",
     "user_by_name",
     "user_by_id",
     "end_sessions",
@@ -84,6 +85,18 @@ impl Store for InstrumentedStore {
     async fn create_user(&self, new_user: NewUser) -> Result<User, StoreError> {
         self.timed("create_user", self.inner.create_user(new_user))
             .await
+    }
+
+    async fn create_user_with_latest(
+        &self,
+        new_user: NewUser,
+        latest: Option<i64>,
+    ) -> Result<User, StoreError> {
+        self.timed(
+            "create_user_with_latest",
+            self.inner.create_user_with_latest(new_user, latest),
+        )
+        .await
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {

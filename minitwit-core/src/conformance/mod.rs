@@ -114,6 +114,7 @@ macro_rules! __store_conformance_checks {
             concurrent_latest_writes_leave_one_of_them,
             named_writes_resolve_names_and_record_latest,
             named_writes_find_both_spellings,
+            registrations_with_latest_record_it_whatever_they_answer,
             secrets_are_initialized_once,
             concurrent_secret_inits_agree,
             flush_succeeds_and_keeps_data,

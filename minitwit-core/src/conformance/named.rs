@@ -1,12 +1,13 @@
-//! Checks of writes that name their users ([`Store::named_write`]): names
+//! Checks of writes that name their users ([`Store::named_write`]) and of
+//! registrations with `latest` ([`Store::create_user_with_latest`]): names
 //! resolved in both spellings, `latest` recorded whatever the outcome, and
 //! each outcome as the separate calls would give it.
 
 use std::sync::Arc;
 
-use super::support::{Must, create, text};
+use super::support::{Must, create, new_user, text};
 use crate::named::{NameQuery, NamedOutcome, NamedWrite};
-use crate::{PageRequest, Store, Timeline};
+use crate::{PageRequest, Store, StoreError, Timeline};
 
 fn name(raw: &str) -> NameQuery {
     NameQuery::new(raw)
@@ -164,5 +165,52 @@ pub async fn named_writes_find_both_spellings(store: &Arc<dyn Store>) {
             .await
             .must("is_following"),
         "store contract: the normalized spelling must be found first"
+    );
+}
+
+/// A registration with `latest` creates the user as `create_user` does and
+/// records `latest`, also when the name is taken; without `latest` it
+/// leaves the recorded one alone.
+pub async fn registrations_with_latest_record_it_whatever_they_answer(store: &Arc<dyn Store>) {
+    let created = store
+        .create_user_with_latest(new_user("registrant"), Some(31))
+        .await
+        .must("create_user_with_latest");
+    assert_eq!(
+        store
+            .user_by_name("registrant")
+            .await
+            .must("user_by_name")
+            .map(|stored| stored.user),
+        Some(created.clone()),
+        "store contract: create_user_with_latest must create the user it returns"
+    );
+    assert_eq!(
+        store.latest().await.must("latest"),
+        Some(31),
+        "store contract: create_user_with_latest must record its latest"
+    );
+    let taken = store
+        .create_user_with_latest(new_user("registrant"), Some(32))
+        .await;
+    assert!(
+        matches!(taken, Err(StoreError::UsernameTaken)),
+        "store contract: create_user_with_latest of a taken name must fail with UsernameTaken, \
+         got {taken:?}"
+    );
+    assert_eq!(
+        store.latest().await.must("latest"),
+        Some(32),
+        "store contract: create_user_with_latest must record its latest when the name is taken"
+    );
+    let other = store
+        .create_user_with_latest(new_user("no latest"), None)
+        .await
+        .must("create_user_with_latest without latest");
+    assert_ne!(other.id, created.id, "store contract: two users got one id");
+    assert_eq!(
+        store.latest().await.must("latest"),
+        Some(32),
+        "store contract: create_user_with_latest without latest must leave latest alone"
     );
 }

@@ -76,7 +76,8 @@ async fn the_site_cannot_take_the_apis_slot_and_its_queue_is_bounded() -> Result
     let limits = HashLimits {
         slots: 2,
         reserved_for_api: 1,
-        max_waiting: 1,
+        api_max_waiting: 1,
+        site_max_waiting: 1,
         api_max_wait: Duration::from_secs(5),
         site_max_wait: Duration::from_secs(5),
     };

@@ -6,7 +6,7 @@ use argon2::password_hash::rand_core::{OsRng, RngCore as _};
 
 use super::{Authenticated, MiniTwit};
 use crate::password::Caller;
-use crate::{Email, Error, NewUser, Password, User, UserId, Username};
+use crate::{Email, Error, NewUser, Password, StoreError, User, UserId, Username};
 
 /// What a person fills in to register.
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +68,35 @@ impl MiniTwit {
     /// # Errors
     /// The first failed check's error, [`Error::UsernameTaken`] included.
     pub async fn register(&self, form: Registration<'_>) -> Result<User, Error> {
+        let new_user = self.new_user(form).await?;
+        created(self.store.create_user(new_user).await)
+    }
+
+    /// [`register`](Self::register) for the simulator API, which also
+    /// records `latest` whatever the outcome: with the new user in one call
+    /// to the store (one round trip on Redis, one durable commit on sled)
+    /// when the registration gets that far, else on its own before the
+    /// error is returned.
+    ///
+    /// # Errors
+    /// As [`register`](Self::register); a store failure while recording
+    /// `latest` comes first.
+    pub async fn register_with_latest(
+        &self,
+        form: Registration<'_>,
+        latest: Option<i64>,
+    ) -> Result<User, Error> {
+        match self.new_user(form).await {
+            Ok(new_user) => created(self.store.create_user_with_latest(new_user, latest).await),
+            Err(err) => {
+                self.record(latest).await?;
+                Err(err)
+            }
+        }
+    }
+
+    /// The checks and the hash of a registration: the user to create.
+    async fn new_user(&self, form: Registration<'_>) -> Result<NewUser, Error> {
         // The application's own reserved names are a username mistake too,
         // reported before anything about the other fields.
         if let Ok(name) = Username::parse(form.username)
@@ -84,7 +113,7 @@ impl MiniTwit {
             password,
         } = form.validate()?;
         // Spares a hash for a name that is taken; the store still decides
-        // atomically below when two registrations race.
+        // atomically when two registrations race.
         if self.store.user_by_name(username.as_str()).await?.is_some() {
             // The answer reports what the store holds: the name's owner must
             // be durable before anyone hears that the name is taken.
@@ -92,17 +121,12 @@ impl MiniTwit {
             return Err(Error::UsernameTaken);
         }
         let password_hash = self.hasher.hash(&password, form.caller).await?;
-        let user = self
-            .store
-            .create_user(NewUser {
-                username,
-                email,
-                password_hash,
-                session_generation: OsRng.next_u64(),
-            })
-            .await?;
-        tracing::info!(user_id = user.id.0, "registered a user");
-        Ok(user)
+        Ok(NewUser {
+            username,
+            email,
+            password_hash,
+            session_generation: OsRng.next_u64(),
+        })
     }
 
     /// Checks a username and password (a sign-in on the site).
@@ -158,4 +182,12 @@ impl MiniTwit {
         self.store.end_sessions(user).await?;
         Ok(())
     }
+}
+
+/// The answer of a registration once the store has created the user (or
+/// found the name taken after all).
+fn created(created: Result<User, StoreError>) -> Result<User, Error> {
+    let user = created?;
+    tracing::info!(user_id = user.id.0, "registered a user");
+    Ok(user)
 }

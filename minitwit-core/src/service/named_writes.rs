@@ -89,7 +89,8 @@ impl MiniTwit {
         }
     }
 
-    async fn record(&self, latest: Option<i64>) -> Result<(), Error> {
+    /// Records `latest` when given.
+    pub(super) async fn record(&self, latest: Option<i64>) -> Result<(), Error> {
         match latest {
             Some(latest) => self.record_latest(latest).await,
             None => Ok(()),

@@ -42,8 +42,6 @@ pub(crate) async fn register(
         email,
         pwd,
     } = body.0;
-    // Before the hash: `latest` is recorded even when hashing is busy.
-    auth.record(&api.service).await?;
     let form = Registration {
         username: username.as_deref().unwrap_or_default(),
         email: email.as_deref().unwrap_or_default(),
@@ -51,6 +49,8 @@ pub(crate) async fn register(
         password_confirmation: None,
         caller: Caller::SimulatorApi,
     };
-    api.service.register(form).await?;
+    // `latest` is recorded with the user, or on its own when the
+    // registration fails (a taken name, busy hashing).
+    api.service.register_with_latest(form, auth.latest).await?;
     Ok(NoContent)
 }

@@ -20,6 +20,8 @@ mod generate;
 #[cfg(feature = "client")]
 mod replay;
 #[cfg(feature = "client")]
+mod schedule;
+#[cfg(feature = "client")]
 mod summary;
 
 use std::fmt;

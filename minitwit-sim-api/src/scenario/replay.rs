@@ -1,22 +1,18 @@
 //! Replays a scenario against a server through [`SimClient`], one action
 //! at a time or with many in flight.
 //!
-//! With a concurrency above one, the actions are spread over that many
-//! lanes by acting user: each lane sends its actions one after another, in
-//! scenario order, so every user's own actions keep their order. An action
-//! that names another user waits for that user's registration (when it
-//! comes earlier in the scenario), and a registration waits for the
-//! actions that named the user before it: every answer is the one the
-//! scenario's order implies, however the lanes interleave.
+//! With a concurrency above one, that many connections each take the
+//! earliest action that may be sent (see the `schedule` module): every
+//! user's own actions keep their order, an action that names another user
+//! waits for that user's registration (when it comes earlier in the
+//! scenario), and a registration waits for the actions that named the user
+//! before it, so every answer is the one the scenario's order implies,
+//! however the requests interleave.
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
-
+use super::schedule::Schedule;
 use super::{Action, ActionKind, ExpectedState};
 use crate::client::{ClientError, SimClient};
 
@@ -130,64 +126,6 @@ pub fn quantile_of(mut values: Vec<Duration>, quantile: f64) -> Duration {
     values[rank.min(last)]
 }
 
-/// Which earlier actions each action must wait for (see the module docs).
-fn dependencies(actions: &[Action]) -> Vec<Vec<usize>> {
-    let mut deps = vec![Vec::new(); actions.len()];
-    let mut registered: HashMap<&str, usize> = HashMap::new();
-    let mut named_since: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (index, action) in actions.iter().enumerate() {
-        match &action.kind {
-            ActionKind::Register { username, .. } => {
-                if let Some(earlier) = named_since.remove(username.as_str()) {
-                    deps[index] = earlier;
-                }
-                registered.insert(username, index);
-            }
-            ActionKind::Follow { target, .. } | ActionKind::Unfollow { target, .. } => {
-                if let Some(&registration) = registered.get(target.as_str()) {
-                    deps[index].push(registration);
-                }
-                named_since.entry(target).or_default().push(index);
-            }
-            ActionKind::Tweet { .. } => {}
-        }
-    }
-    deps
-}
-
-fn lane_of(username: &str, lanes: usize) -> usize {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    username.hash(&mut hasher);
-    (hasher.finish() % lanes as u64) as usize
-}
-
-/// Which actions have been answered, for the ones waiting on them.
-struct Progress {
-    done: Vec<AtomicBool>,
-    changed: Notify,
-    answered: AtomicUsize,
-}
-
-impl Progress {
-    async fn wait_for(&self, action: usize) {
-        loop {
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.done[action].load(Ordering::Acquire) {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    fn finish(&self, action: usize) -> usize {
-        self.done[action].store(true, Ordering::Release);
-        self.changed.notify_waiters();
-        self.answered.fetch_add(1, Ordering::AcqRel) + 1
-    }
-}
-
 /// Sends every action, each with its id as `latest`, spreading the
 /// requests round-robin over `clients` (several clients for several server
 /// instances), with `options.concurrency` in flight, and checks each
@@ -206,12 +144,7 @@ pub async fn replay(
         .iter()
         .map(|action| expected_state.apply(action))
         .collect();
-    let deps = dependencies(actions);
-    let lanes = options.concurrency.max(1);
-    let mut queues = vec![Vec::new(); lanes];
-    for (index, action) in actions.iter().enumerate() {
-        queues[lane_of(action.kind.username(), lanes)].push(index);
-    }
+    let schedule = Schedule::new(actions);
     // When each action is due, on the scenario's clock.
     let mut due = Vec::with_capacity(actions.len());
     let mut clock = Duration::ZERO;
@@ -221,21 +154,12 @@ pub async fn replay(
         }
         due.push(clock);
     }
-    let progress = Progress {
-        done: actions.iter().map(|_| AtomicBool::new(false)).collect(),
-        changed: Notify::new(),
-        answered: AtomicUsize::new(0),
-    };
     let started = Instant::now();
-    let lane_runs = queues.iter().map(|queue| {
-        let (progress, deps, due, expected, options) =
-            (&progress, &deps, &due, &expected, &options);
+    let connections = (0..options.concurrency.max(1)).map(|_| {
+        let (schedule, due, expected, options) = (&schedule, &due, &expected, &options);
         async move {
-            let mut outcomes = Vec::with_capacity(queue.len());
-            for &index in queue {
-                for &dep in &deps[index] {
-                    progress.wait_for(dep).await;
-                }
+            let mut outcomes = Vec::new();
+            while let Some(index) = schedule.next().await {
                 if let Some(wait) = due[index].checked_sub(started.elapsed()) {
                     tokio::time::sleep(wait).await;
                 }
@@ -244,7 +168,7 @@ pub async fn replay(
                 let sent = Instant::now();
                 let answer = send(client, &actions[index]).await;
                 let latency = sent.elapsed();
-                let answered = progress.finish(index);
+                let answered = schedule.finish(index);
                 if let Some(on_answer) = &options.on_answer {
                     on_answer(answered);
                 }
@@ -265,7 +189,7 @@ pub async fn replay(
             outcomes
         }
     });
-    let mut outcomes: Vec<(usize, ActionOutcome)> = futures::future::join_all(lane_runs)
+    let mut outcomes: Vec<(usize, ActionOutcome)> = futures::future::join_all(connections)
         .await
         .into_iter()
         .flatten()
