@@ -13,10 +13,11 @@
 //! calls `listen` on it with [`BACKLOG`]. The kernel caps the figure at
 //! `net.core.somaxconn` (4096 by default since Linux 5.4).
 //!
-//! Linux only (elsewhere [`deepen_accept_queue`] changes nothing). Where it is not possible
-//! (a kernel older than 5.6, a sandbox that forbids `pidfd_getfd`), the
-//! server says so once and keeps the default queue; `MINITWIT_API_PORT` then keeps the simulator's
-//! connections out of the site's queue.
+//! Linux only (elsewhere [`deepen_accept_queue`] changes nothing). Where
+//! it is not possible (a kernel older than 5.6, a sandbox that forbids
+//! `pidfd_getfd`), the server says so once and keeps the default queue;
+//! `MINITWIT_API_PORT` then keeps the simulator's connections out of the
+//! site's queue.
 
 use rocket::{Build, Rocket};
 
