@@ -273,11 +273,19 @@ end
 -- The newest `limit` ids below `bound` of all sources. Two passes, so that
 -- a reader following thousands costs one short read per source plus a few
 -- full ones: the newest id of each source first; a source whose newest is
--- older than the limit-th newest of those cannot reach the page.
+-- older than the limit-th newest of those cannot reach the page. Without a
+-- bound, a source's newest is the last element of its set, which Redis
+-- reaches directly (a search by score descends the whole skiplist).
+local function newest_of(source, bound)
+  if bound == '+inf' then
+    return redis.call('ZREVRANGE', user_timeline_key(source), 0, 0)[1]
+  end
+  return redis.call('ZREVRANGEBYSCORE', user_timeline_key(source), bound, '-inf', 'LIMIT', 0, 1)[1]
+end
 local function merge(sources, limit, bound)
   local heads, reaching = {}, {}
   for _, source in ipairs(sources) do
-    local newest = redis.call('ZREVRANGEBYSCORE', user_timeline_key(source), bound, '-inf', 'LIMIT', 0, 1)[1]
+    local newest = newest_of(source, bound)
     if newest then
       local id = tonumber(newest)
       heads[#heads + 1] = id
