@@ -74,6 +74,7 @@ Rocket.toml in the working directory, keys in lower case without MINITWIT_):
   MINITWIT_RATE_SIGN_IN_PER_USERNAME sign-in attempts per username and minute [10]
   MINITWIT_RATE_SIGN_UP_PER_ADDRESS  sign-ups per address and minute [30]
   MINITWIT_RATE_POSTS_PER_USER       posts on the site per user and minute [30]
+  MINITWIT_RATE_FOLLOWS_PER_USER     follows and unfollows on the site per user and minute [60]
   MINITWIT_TRUSTED_PROXIES           proxies whose X-Forwarded-For is believed
   MINITWIT_ADMIN_TOKEN               enables GET /admin/backup (Bearer token)
   MINITWIT_BACKUP_EVERY, _DIR, _KEEP scheduled backups [off, ./minitwit-backups, 24]

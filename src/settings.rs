@@ -65,6 +65,9 @@ pub struct Settings {
     /// `MINITWIT_RATE_POSTS_PER_USER`: posts on the site per user and minute
     /// (0: no limit).
     pub rate_posts_per_user: u32,
+    /// `MINITWIT_RATE_FOLLOWS_PER_USER`: follows and unfollows on the site
+    /// per user and minute (0: no limit).
+    pub rate_follows_per_user: u32,
     /// `MINITWIT_TRUSTED_PROXIES`: addresses or networks (comma-separated)
     /// whose `X-Forwarded-For` names the client.
     pub trusted_proxies: String,
@@ -116,6 +119,7 @@ impl Default for Settings {
             rate_sign_in_per_username: 10,
             rate_sign_up_per_address: 30,
             rate_posts_per_user: 30,
+            rate_follows_per_user: 60,
             trusted_proxies: String::new(),
             session_days: 30,
         }
@@ -175,6 +179,7 @@ impl Settings {
             sign_in_per_username: self.rate_sign_in_per_username,
             sign_up_per_address: self.rate_sign_up_per_address,
             posts_per_user: self.rate_posts_per_user,
+            follows_per_user: self.rate_follows_per_user,
         }
     }
 

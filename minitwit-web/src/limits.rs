@@ -1,6 +1,9 @@
 //! Rate limits on what the site lets anyone try many times: sign-ins (per
-//! client address and per username), sign-ups (per address) and posts (per
-//! signed-in user). Over a limit, the answer is `429 Too Many Requests` with
+//! client address and per username), sign-ups (per address), posts and
+//! follow changes (per signed-in user). A follow change is limited because
+//! it empties the reader's home-timeline cache: the next home page is then
+//! a merge over every followee, which on Redis runs in the server's one
+//! thread. Over a limit, the answer is `429 Too Many Requests` with
 //! `Retry-After`, decided before any password is hashed. The simulator API,
 //! which authenticates with its credential, has no such limits.
 //!
@@ -36,6 +39,8 @@ pub struct RateLimits {
     pub sign_up_per_address: u32,
     /// Messages posted per signed-in user (default 30).
     pub posts_per_user: u32,
+    /// Follows and unfollows per signed-in user (default 60).
+    pub follows_per_user: u32,
 }
 
 impl Default for RateLimits {
@@ -45,17 +50,19 @@ impl Default for RateLimits {
             sign_in_per_username: 10,
             sign_up_per_address: 30,
             posts_per_user: 30,
+            follows_per_user: 60,
         }
     }
 }
 
 /// The limits' names, as in the `limit` label of
 /// `minitwit_rate_limited_total`.
-pub const LIMIT_NAMES: [&str; 4] = [
+pub const LIMIT_NAMES: [&str; 5] = [
     "sign_in_per_address",
     "sign_in_per_username",
     "sign_up_per_address",
     "posts_per_user",
+    "follows_per_user",
 ];
 
 /// Keys kept before the limiters forget the ones that are idle.
@@ -92,6 +99,7 @@ pub(crate) struct Limiters {
     sign_in_per_username: Option<DefaultKeyedRateLimiter<String>>,
     sign_up_per_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
     posts_per_user: Option<DefaultKeyedRateLimiter<u64>>,
+    follows_per_user: Option<DefaultKeyedRateLimiter<u64>>,
     trusted_proxies: Vec<IpNet>,
 }
 
@@ -133,6 +141,7 @@ impl Limiters {
             sign_in_per_username: limiter(limits.sign_in_per_username),
             sign_up_per_address: limiter(limits.sign_up_per_address),
             posts_per_user: limiter(limits.posts_per_user),
+            follows_per_user: limiter(limits.follows_per_user),
             trusted_proxies,
         }
     }
@@ -160,6 +169,11 @@ impl Limiters {
     /// A post by `user`.
     pub(crate) fn post(&self, user: UserId) -> Result<(), Limited> {
         check(self.posts_per_user.as_ref(), &user.0, LIMIT_NAMES[3])
+    }
+
+    /// A follow or unfollow by `user`.
+    pub(crate) fn follow_change(&self, user: UserId) -> Result<(), Limited> {
+        check(self.follows_per_user.as_ref(), &user.0, LIMIT_NAMES[4])
     }
 
     /// Who sent `req` (see the module docs).

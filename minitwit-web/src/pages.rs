@@ -136,6 +136,7 @@ enum Change {
 }
 
 async fn change_follow(site: &Site, user: &User, username: &str, change: Change) -> PageResult {
+    site.limits.follow_change(user.id)?;
     let result = match change {
         Change::Follow => site.service.follow(user.id, username).await,
         Change::Unfollow => site.service.unfollow(user.id, username).await,

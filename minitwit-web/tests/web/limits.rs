@@ -105,6 +105,29 @@ async fn sign_ups_and_posts_have_limits_of_their_own() {
 }
 
 #[rocket::async_test]
+async fn follow_changes_have_a_limit_of_their_own() {
+    let (client, _) = limited_site(RateLimits {
+        follows_per_user: 2,
+        ..RateLimits::default()
+    })
+    .await;
+    for name in ["alice", "bob"] {
+        register(&client, name, &format!("{name}@example.org"), "pw").await;
+    }
+    login(&client, "alice", "pw").await;
+    let response = post(&client, "/bob/follow", &[]).await;
+    assert_eq!(location(&response), "/bob");
+    let response = post(&client, "/bob/unfollow", &[]).await;
+    assert_eq!(location(&response), "/bob");
+    let response = post(&client, "/bob/follow", &[]).await;
+    assert_eq!(response.status(), Status::TooManyRequests);
+    assert!(response.headers().get_one("Retry-After").is_some());
+    // Posting has a budget of its own.
+    let response = post(&client, "/add_message", &[("text", "still here")]).await;
+    assert_eq!(location(&response), "/");
+}
+
+#[rocket::async_test]
 async fn crafted_cookies_are_ignored() {
     let (client, _) = site().await;
     for cookie in [
