@@ -28,6 +28,11 @@ pub struct ExpectedState {
     pub users: BTreeMap<String, ExpectedUser>,
     /// The id of the last action applied, which `/latest` should report.
     pub latest: Option<i64>,
+    /// After a replay with several requests in flight, the ids of the
+    /// actions whose request may have recorded `latest` last (any of them
+    /// is right: concurrent requests race); empty otherwise, and then
+    /// `latest` is the one answer.
+    pub latest_candidates: Vec<i64>,
 }
 
 impl ExpectedState {
