@@ -194,6 +194,16 @@ impl Pending<'_> {
         commit.wait_durable(number).await
     }
 
+    /// [`written`](Self::written) when `wrote`, else
+    /// [`unchanged`](Self::unchanged).
+    pub(crate) async fn finish(self, wrote: bool) -> Result<(), StoreError> {
+        if wrote {
+            self.written().await
+        } else {
+            self.unchanged().await
+        }
+    }
+
     /// The write changed nothing: waits until what it observed is durable.
     pub(crate) async fn unchanged(self) -> Result<(), StoreError> {
         let commit = self.commit;

@@ -322,31 +322,17 @@ impl Store for SledStore {
         new_user: NewUser,
         latest: Option<i64>,
     ) -> Result<User, StoreError> {
-        // One pending write, so `latest` and the user share one sync.
-        let pending = self.commit.begin();
-        if let Some(latest) = latest {
-            self.apply_latest(latest)?;
-        }
-        match self.register(&new_user)? {
-            Some(id) => {
-                pending.written().await?;
-                Ok(User {
-                    id,
-                    username: new_user.username,
-                    email: new_user.email,
-                })
-            }
-            None => {
-                // The winner's claim may not be durable yet: do not answer
-                // before; and `latest`, when given, was written.
-                if latest.is_some() {
-                    pending.written().await?;
-                } else {
-                    pending.unchanged().await?;
-                }
-                Err(StoreError::UsernameTaken)
-            }
-        }
+        let pending = self.begin_with_latest(latest)?;
+        let id = self.register(&new_user)?;
+        // A taken name: the winner's claim may not be durable yet, so the
+        // answer waits for it too.
+        pending.finish(id.is_some() || latest.is_some()).await?;
+        let id = id.ok_or(StoreError::UsernameTaken)?;
+        Ok(User {
+            id,
+            username: new_user.username,
+            email: new_user.email,
+        })
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {
@@ -448,9 +434,7 @@ impl Store for SledStore {
     }
 
     async fn set_latest(&self, latest: i64) -> Result<(), StoreError> {
-        let pending = self.commit.begin();
-        self.apply_latest(latest)?;
-        pending.written().await
+        self.begin_with_latest(Some(latest))?.written().await
     }
 
     async fn named_write(
@@ -458,11 +442,7 @@ impl Store for SledStore {
         write: NamedWrite,
         latest: Option<i64>,
     ) -> Result<NamedOutcome, StoreError> {
-        // One pending write, so `latest` and the write share one sync.
-        let pending = self.commit.begin();
-        if let Some(latest) = latest {
-            self.apply_latest(latest)?;
-        }
+        let pending = self.begin_with_latest(latest)?;
         let outcome = match write {
             NamedWrite::Post {
                 author,
@@ -498,11 +478,7 @@ impl Store for SledStore {
                 outcome,
                 NamedOutcome::Posted(_) | NamedOutcome::Applied { changed: true }
             );
-        if wrote {
-            pending.written().await?;
-        } else {
-            pending.unchanged().await?;
-        }
+        pending.finish(wrote).await?;
         Ok(outcome)
     }
 

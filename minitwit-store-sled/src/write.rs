@@ -9,6 +9,7 @@ use minitwit_core::named::{NameQuery, NamedOutcome, Pair};
 use minitwit_core::{MessageId, MessageText, NewUser, StoreError, Timestamp, UserId};
 
 use crate::SledStore;
+use crate::commit::Pending;
 use crate::decode::{encode_latest, encode_message, encode_user};
 use crate::error::sled_error;
 use crate::layout::{self, id_key, pair_key};
@@ -114,6 +115,17 @@ impl SledStore {
             self.home.follows_changed(follower);
         }
         Ok(removed)
+    }
+
+    /// Announces a write to the group commit and writes `latest`, when
+    /// given, under it: the write that follows and `latest` then share one
+    /// sync.
+    pub(crate) fn begin_with_latest(&self, latest: Option<i64>) -> Result<Pending<'_>, StoreError> {
+        let pending = self.commit.begin();
+        if let Some(latest) = latest {
+            self.apply_latest(latest)?;
+        }
+        Ok(pending)
     }
 
     /// Writes `latest` (not yet durable).
