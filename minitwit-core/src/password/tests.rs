@@ -7,6 +7,16 @@ fn hasher(cost: HashCost, slots: usize) -> Result<PasswordHasher, Error> {
     PasswordHasher::new(cost, HashLimits::for_slots(slots), None)
 }
 
+/// Takes one of the slots the site may use, as a hash in progress would.
+async fn hold_a_shared_slot(hasher: &PasswordHasher) -> Result<SemaphorePermit<'_>, Error> {
+    hasher
+        .inner
+        .shared
+        .acquire()
+        .await
+        .map_err(|err| Error::Internal(Box::new(err)))
+}
+
 #[tokio::test]
 async fn owasp_hashes_are_argon2id_and_verify() -> Result<(), Error> {
     let hasher = hasher(HashCost::OWASP, 2)?;
@@ -83,12 +93,7 @@ async fn the_site_cannot_take_the_apis_slot_and_its_queue_is_bounded() -> Result
     };
     let hasher = PasswordHasher::new(HashCost::INSECURE_MINIMUM, limits, None)?;
     // Hold the shared slot, and fill the site's queue.
-    let held = hasher
-        .inner
-        .shared
-        .acquire()
-        .await
-        .map_err(|err| Error::Internal(Box::new(err)))?;
+    let held = hold_a_shared_slot(&hasher).await?;
     let waiting = {
         let hasher = hasher.clone();
         tokio::spawn(async move {
@@ -134,12 +139,7 @@ async fn waiting_past_the_deadline_is_refused() -> Result<(), Error> {
         }
     });
     let hasher = PasswordHasher::new(HashCost::INSECURE_MINIMUM, limits, Some(observer))?;
-    let held = hasher
-        .inner
-        .shared
-        .acquire()
-        .await
-        .map_err(|err| Error::Internal(Box::new(err)))?;
+    let held = hold_a_shared_slot(&hasher).await?;
     let refused = hasher.verify("pw", None, Caller::Site).await;
     assert!(matches!(refused, Err(Error::Busy)), "{refused:?}");
     drop(held);
