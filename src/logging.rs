@@ -74,12 +74,13 @@ pub fn init() -> Result<Logging, String> {
             ));
         }
     };
+    let most_verbose = filter.max_level_hint();
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
     // Another subscriber (in tests) is fine: keep it.
-    let _ = match format {
+    let installed = match format {
         Format::Json => builder
             .json()
             .flatten_event(true)
@@ -92,17 +93,55 @@ pub fn init() -> Result<Logging, String> {
             .with(secret_guard())
             .try_init(),
     };
+    if installed.is_ok() {
+        log::set_max_level(log_level_for(most_verbose));
+    }
     Ok(Logging {
         format,
         _guard: guard,
     })
 }
 
+/// The level below which `log` records (Rocket's, sled's) are not even
+/// made: the most verbose level the filter lets through.
+///
+/// Installing the subscriber sets it from the whole subscriber's hint, which
+/// the secret guard (a filter that lets everything else through) makes
+/// `TRACE`: every debug line Rocket writes per request was then built and
+/// handed to the filter to be dropped, a measurable share of a request's
+/// CPU time.
+fn log_level_for(most_verbose: Option<LevelFilter>) -> log::LevelFilter {
+    match most_verbose {
+        Some(LevelFilter::OFF) => log::LevelFilter::Off,
+        Some(LevelFilter::ERROR) => log::LevelFilter::Error,
+        Some(LevelFilter::WARN) => log::LevelFilter::Warn,
+        Some(LevelFilter::INFO) => log::LevelFilter::Info,
+        Some(LevelFilter::DEBUG) => log::LevelFilter::Debug,
+        Some(_) | None => log::LevelFilter::Trace,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tracing::Level;
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::LevelFilter;
 
-    use super::secret_guard;
+    use super::{DEFAULT_FILTER, log_level_for, secret_guard};
+
+    #[test]
+    fn log_records_below_the_filter_are_not_even_made() {
+        let level = |filter: &str| log_level_for(EnvFilter::new(filter).max_level_hint());
+        assert_eq!(level("warn"), log::LevelFilter::Warn);
+        assert_eq!(level(DEFAULT_FILTER), log::LevelFilter::Info);
+        assert_eq!(level("warn,minitwit=debug"), log::LevelFilter::Debug);
+        assert_eq!(level("off"), log::LevelFilter::Off);
+        assert_eq!(
+            log_level_for(Some(LevelFilter::TRACE)),
+            log::LevelFilter::Trace
+        );
+        assert_eq!(log_level_for(None), log::LevelFilter::Trace);
+    }
 
     #[test]
     fn rocket_headers_and_form_fields_stay_out_of_the_log() {
