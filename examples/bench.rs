@@ -3,7 +3,9 @@
 //! `appendfsync always`), on its in-memory store, and against the bare
 //! Rocket ceiling (`examples/ceiling.rs`), each a fresh process on this
 //! machine; prints throughput, latency and peak memory side by side, and the
-//! ratios that compare them.
+//! ratios that compare them, and the server's CPU time per steady-phase
+//! request (with Redis', for the Redis target): on two cores shared with
+//! the client, that cost is what bounds the throughput.
 //!
 //! Run it through `scripts/bench`, which builds what it needs first:
 //!
@@ -21,12 +23,13 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use minitwit_sim_api::SimClient;
 use minitwit_sim_api::scenario::{
-    GeneratorConfig, Pace, ReplayOptions, ReplaySummary, generate, replay,
+    GeneratorConfig, Pace, ReplayOptions, ReplaySummary, generate, replay, steady_start,
 };
 
 /// What one run measures.
@@ -89,6 +92,33 @@ impl Process {
             .parse()?;
         Ok(kib / 1024.0)
     }
+}
+
+/// The CPU time process `pid` has used so far (all its threads, user and
+/// system), in seconds.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces; the fields after its
+    // closing parenthesis start at field 3, so utime and stime (fields
+    // 14 and 15) are the 12th and 13th of them.
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("no command name in /proc/PID/stat")?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(index)
+            .context("short /proc/PID/stat")?
+            .parse::<f64>()?)
+    };
+    let per_second = f64::from(u32::try_from(rustix::param::clock_ticks_per_second())?);
+    Ok((ticks(11)? + ticks(12)?) / per_second)
+}
+
+/// The CPU time `pids` have used so far, together.
+fn cpu_seconds_of(pids: &[u32]) -> anyhow::Result<f64> {
+    pids.iter().map(|&pid| cpu_seconds(pid)).sum()
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -202,6 +232,9 @@ struct Measured {
     target: String,
     summary: ReplaySummary,
     peak_rss_mib: f64,
+    /// Server CPU time per steady-phase request, in µs (`None` when the
+    /// replay ended before the steady phase began).
+    cpu_us_per_request: Option<f64>,
 }
 
 #[tokio::main]
@@ -225,30 +258,55 @@ async fn main() -> anyhow::Result<()> {
     let mut results = Vec::new();
     for target in &options.targets {
         let dir = tempfile::tempdir()?;
-        let (mut server, _redis, base) = start_target(target, dir.path(), &release)?;
+        let (mut server, redis, base) = start_target(target, dir.path(), &release)?;
         let client = SimClient::builder(base)
             .timeout(Duration::from_secs(5))
             .one_connection_per_request(false)
             .build()?;
         wait_until_answering(&client, &mut server).await?;
         eprintln!("{target}: replaying...");
+        // The server's CPU time is read when as many actions have been
+        // answered as the registration phase holds: from then on, nearly
+        // every request answered is a steady-phase one.
+        let pids: Vec<u32> = std::iter::once(&server)
+            .chain(redis.as_ref())
+            .map(|process| process.0.id())
+            .collect();
+        let steady_from = steady_start(&actions);
+        let cpu_at_steady = Arc::new(OnceLock::new());
+        let on_answer: Arc<dyn Fn(usize) + Send + Sync> = Arc::new({
+            let (pids, cpu_at_steady) = (pids.clone(), Arc::clone(&cpu_at_steady));
+            move |answered| {
+                if answered == steady_from {
+                    let _ = cpu_at_steady.set(cpu_seconds_of(&pids).ok());
+                }
+            }
+        });
         let report = replay(
             std::slice::from_ref(&client),
             &actions,
             ReplayOptions {
                 pace: Pace::Max,
                 concurrency: options.concurrency,
-                on_answer: None,
+                on_answer: Some(on_answer),
             },
         )
         .await;
+        let cpu_at_end = cpu_seconds_of(&pids)?;
         let summary = ReplaySummary::of(&report, &actions);
         let peak_rss_mib = server.peak_rss_mib()?;
+        let cpu_us_per_request = cpu_at_steady
+            .get()
+            .copied()
+            .flatten()
+            .filter(|_| summary.steady.requests > 0)
+            .map(|start| (cpu_at_end - start) * 1e6 / summary.steady.requests as f64);
         eprintln!("{target}: steady {}", summary.steady.describe());
         results.push(Measured {
             target: target.clone(),
             summary,
             peak_rss_mib,
+            cpu_us_per_request,
         });
     }
     print_table(&results);
@@ -266,7 +324,7 @@ fn print_table(results: &[Measured]) {
     let sled = rate("sled");
     println!();
     println!(
-        "{:<8} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>10} {:>10} {:>9}",
+        "{:<8} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>10} {:>10} {:>9} {:>10}",
         "target",
         "steady/s",
         "×ceiling",
@@ -276,7 +334,8 @@ fn print_table(results: &[Measured]) {
         "errors",
         "reg/s",
         "reg p99",
-        "peak MiB"
+        "peak MiB",
+        "CPU µs/req"
     );
     for measured in results {
         let steady = &measured.summary.steady;
@@ -289,7 +348,7 @@ fn print_table(results: &[Measured]) {
         };
         let errors: usize = measured.summary.all.errors.values().sum();
         println!(
-            "{:<8} {:>10.0} {:>9} {:>9} {:>9.2} {:>9.2} {:>7} {:>10.0} {:>10.2} {:>9.1}",
+            "{:<8} {:>10.0} {:>9} {:>9} {:>9.2} {:>9.2} {:>7} {:>10.0} {:>10.2} {:>9.1} {:>10}",
             measured.target,
             steady.throughput,
             ratio(ceiling),
@@ -299,7 +358,10 @@ fn print_table(results: &[Measured]) {
             errors,
             registration.throughput,
             registration.p99_ms,
-            measured.peak_rss_mib
+            measured.peak_rss_mib,
+            measured
+                .cpu_us_per_request
+                .map_or_else(|| "-".to_owned(), |us| format!("{us:.0}"))
         );
     }
     for measured in results {
