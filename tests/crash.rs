@@ -147,6 +147,35 @@ impl Ledger {
     }
 }
 
+/// Checks that the `latest` in `records` is the value of one of `chunk`'s
+/// requests when any of them was answered: every answered request recorded
+/// its `latest` durably before answering, so after the crash the store
+/// holds that value or a newer one, never one from before the chunk.
+fn check_latest_is_from(
+    chunk: &[Action],
+    outcomes: &[ActionOutcome],
+    records: &[Record],
+    when: &str,
+) {
+    let answered = outcomes
+        .iter()
+        .any(|outcome| matches!(outcome.got, Ok(status) if status < 500));
+    if !answered {
+        return;
+    }
+    let latest = records.iter().find_map(|record| match record {
+        Record::Latest(latest) => Some(*latest),
+        _ => None,
+    });
+    let Some(latest) = latest else {
+        panic!("{when}: requests were answered, but no latest is stored");
+    };
+    assert!(
+        chunk.iter().any(|action| action.id == latest),
+        "{when}: latest is {latest}, which no request since the restart sent"
+    );
+}
+
 /// Exports `store` and checks what every export and timeline must be:
 /// records in export order (the backup writer refuses any other), and the
 /// public timeline and a sample of user and home timelines newest first
@@ -266,6 +295,7 @@ async fn sled_loses_nothing_acknowledged_when_killed_at_twenty_four_points() {
             let store: Arc<dyn Store> = Arc::new(SledStore::open(SledConfig::new(&data)).unwrap());
             let records = export_and_check_invariants(&store, &when).await;
             ledger.check(&records, &when);
+            check_latest_is_from(chunk, &outcomes, &records, &when);
         }
         server.restart();
     }
@@ -310,6 +340,7 @@ async fn redis_with_appendfsync_always_loses_nothing_when_killed() {
         let store: Arc<dyn Store> = Arc::new(RedisStore::connect(config).await.unwrap());
         let records = export_and_check_invariants(&store, &when).await;
         ledger.check(&records, &when);
+        check_latest_is_from(chunk, &outcomes, &records, &when);
     }
     eprintln!(
         "{} kills of redis-server, {} acknowledged writes, all kept",

@@ -71,13 +71,15 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the flusher thread of `db`.
-    pub(crate) fn start(db: sled::Db) -> std::io::Result<Self> {
+    /// Starts the flusher thread of `db`, for tests (the store's flush
+    /// saves `latest` first).
+    #[cfg(test)]
+    fn start(db: sled::Db) -> std::io::Result<Self> {
         Self::with_flush(move || db.flush().map(drop))
     }
 
     /// Starts a flusher thread that makes writes durable by calling `flush`.
-    fn with_flush(
+    pub(crate) fn with_flush(
         flush: impl FnMut() -> sled::Result<()> + Send + 'static,
     ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {

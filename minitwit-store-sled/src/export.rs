@@ -16,10 +16,7 @@ use std::ops::Bound;
 use minitwit_core::{Counts, MessageId, Record, RecordStream, StoreError, UserId};
 use tokio::sync::mpsc;
 
-use crate::decode::{
-    decode_id, decode_latest, decode_message, decode_pair, encode_latest, encode_message,
-    encode_stored_user,
-};
+use crate::decode::{decode_id, decode_message, decode_pair, encode_message, encode_stored_user};
 use crate::error::sled_error;
 use crate::layout::{self, META_SECRET_PREFIX, id_key, pair_key, secret_key};
 use crate::open::Trees;
@@ -29,13 +26,14 @@ const CHANNEL_RECORDS: usize = 256;
 
 type Sender = mpsc::Sender<Result<Record, StoreError>>;
 
-/// Streams the store's records as of `horizon` (see the module docs).
-pub(crate) fn export(trees: Trees, horizon: u64) -> RecordStream {
+/// Streams the store's records as of `horizon` (see the module docs), with
+/// `latest` as the store holds it when the export begins.
+pub(crate) fn export(trees: Trees, horizon: u64, latest: Option<i64>) -> RecordStream {
     let (sender, receiver) = mpsc::channel(CHANNEL_RECORDS);
     let spawned = std::thread::Builder::new()
         .name("minitwit-sled-export".into())
         .spawn(move || {
-            if let Err(err) = produce(&trees, horizon, &sender) {
+            if let Err(err) = produce(&trees, horizon, latest, &sender) {
                 // The reader may be gone already; then nobody listens.
                 let _ = sender.blocking_send(Err(err));
             }
@@ -68,14 +66,24 @@ fn send(sender: &Sender, record: Record) -> Result<(), Stop> {
     sender.blocking_send(Ok(record)).map_err(|_| Stop::Gone)
 }
 
-fn produce(trees: &Trees, horizon: u64, sender: &Sender) -> Result<(), StoreError> {
-    match produce_records(trees, horizon, sender) {
+fn produce(
+    trees: &Trees,
+    horizon: u64,
+    latest: Option<i64>,
+    sender: &Sender,
+) -> Result<(), StoreError> {
+    match produce_records(trees, horizon, latest, sender) {
         Ok(()) | Err(Stop::Gone) => Ok(()),
         Err(Stop::Failed(err)) => Err(err),
     }
 }
 
-fn produce_records(trees: &Trees, horizon: u64, sender: &Sender) -> Result<(), Stop> {
+fn produce_records(
+    trees: &Trees,
+    horizon: u64,
+    latest: Option<i64>,
+    sender: &Sender,
+) -> Result<(), Stop> {
     let below_horizon = (Bound::Unbounded, Bound::Excluded(id_key(horizon)));
     for entry in trees.users.range(below_horizon) {
         let (key, _) = entry.map_err(sled_error)?;
@@ -100,8 +108,8 @@ fn produce_records(trees: &Trees, horizon: u64, sender: &Sender) -> Result<(), S
             send(sender, Record::Message(message))?;
         }
     }
-    if let Some(latest) = trees.meta.get(layout::META_LATEST).map_err(sled_error)? {
-        send(sender, Record::Latest(decode_latest(&latest)?))?;
+    if let Some(latest) = latest {
+        send(sender, Record::Latest(latest))?;
     }
     for entry in trees.meta.scan_prefix(META_SECRET_PREFIX) {
         let (key, value) = entry.map_err(sled_error)?;
@@ -123,6 +131,9 @@ pub(crate) struct Imported {
     pub(crate) added: Counts,
     /// The largest id imported.
     pub(crate) max_id: u64,
+    /// The last `latest` of the batch: the caller records it (see the
+    /// `latest` module).
+    pub(crate) latest: Option<i64>,
 }
 
 /// Writes one batch of records (not yet durable).
@@ -181,12 +192,7 @@ pub(crate) fn import(trees: &Trees, records: Vec<Record>) -> Result<Imported, St
                 imported.added.messages += 1;
                 imported.max_id = imported.max_id.max(message.id.0);
             }
-            Record::Latest(latest) => {
-                trees
-                    .meta
-                    .insert(layout::META_LATEST, &encode_latest(latest)[..])
-                    .map_err(sled_error)?;
-            }
+            Record::Latest(latest) => imported.latest = Some(latest),
             Record::Secret { name, value } => {
                 trees
                     .meta

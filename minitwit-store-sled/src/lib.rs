@@ -67,12 +67,15 @@
 //! | `create_user` | two inserts and a compare-and-swap, one shared sync |
 //! | `user_by_name`, `user_by_id` | two point reads |
 //! | `follow`, `unfollow` | one atomic key update, one shared sync |
-//! | `is_following`, `latest` | one point read |
+//! | `is_following` | one point read |
+//! | `latest` | none: held in memory, written by the flusher (see below) |
 //! | `followees(limit)` | a prefix scan of `limit` keys plus one read per user |
 //! | `post` | two inserts, one shared sync (and an id added in memory to each cached reader who follows the author) |
 //! | public or user timeline page | a reverse range scan of the page size, a point read per message and per distinct author |
 //! | home timeline page | from the home cache (see the `home` module): a point read per message and per distinct author, the same for 10 followees as for 10,000; for a reader not cached, or a page deeper than the cache, a prefix scan of the followees, then a k-way merge of their reverse scans: the page size times log(followees) plus the followees |
-//! | `set_latest`, `get_or_init_secret`, `end_sessions` | one atomic key update, one shared sync |
+//! | `set_latest` | a value set in memory, one shared sync (the flusher writes the newest value into sled once per sync, see the `latest` module) |
+//! | `get_or_init_secret`, `end_sessions` | one atomic key update, one shared sync |
+//! | a write naming its users (the simulator's) | a point read of the name index per name, then the write's own cost |
 //! | `counts` | three atomic loads (counters kept in memory) |
 //! | `export` | one scan of every tree, a point read per user and per message |
 //!
@@ -87,6 +90,7 @@ mod decode;
 mod error;
 mod export;
 mod home;
+mod latest;
 pub mod layout;
 mod open;
 mod timeline;
@@ -106,10 +110,11 @@ use minitwit_core::{
 pub use crate::commit::CommitStats;
 use crate::commit::GroupCommit;
 pub use crate::config::SledConfig;
-use crate::decode::{decode_latest, encode_counts};
+use crate::decode::encode_counts;
 pub use crate::error::SledStoreError;
 use crate::error::sled_error;
 use crate::home::HomeCache;
+use crate::latest::LatestCell;
 use crate::layout::{id_key, pair_key, secret_key};
 use crate::open::{Opened, Trees, next_id};
 use crate::timeline::blocking;
@@ -172,6 +177,8 @@ pub struct SledStore {
     leases: Mutex<std::collections::HashMap<String, Instant>>,
     /// The newest home entries of recent readers (see the `home` module).
     home: Arc<HomeCache>,
+    /// `latest`, written to sled by the flusher (see the `latest` module).
+    latest: Arc<LatestCell>,
     created: bool,
     recounted: bool,
     /// The directory's lock, released last.
@@ -198,8 +205,17 @@ impl SledStore {
             counts,
             recounted,
             id_floor,
+            latest,
         } = open::open(&config)?;
-        let commit = GroupCommit::start(db.clone()).map_err(SledStoreError::Flusher)?;
+        let latest = Arc::new(LatestCell::new(latest));
+        let commit = GroupCommit::with_flush({
+            let (db, meta, latest) = (db.clone(), trees.meta.clone(), Arc::clone(&latest));
+            move || {
+                latest.save(&meta)?;
+                db.flush().map(drop)
+            }
+        })
+        .map_err(SledStoreError::Flusher)?;
         let home_cache = config.home_cache_limits();
         tracing::debug!(path = %config.describe_path().display(), created, "opened the sled store");
         Ok(Self {
@@ -212,6 +228,7 @@ impl SledStore {
             registrations: Mutex::new(()),
             leases: Mutex::default(),
             home: Arc::new(HomeCache::new(home_cache)),
+            latest,
             created,
             recounted,
             _lock: lock,
@@ -322,7 +339,7 @@ impl Store for SledStore {
         new_user: NewUser,
         latest: Option<i64>,
     ) -> Result<User, StoreError> {
-        let pending = self.begin_with_latest(latest)?;
+        let pending = self.begin_with_latest(latest);
         let id = self.register(&new_user)?;
         // A taken name: the winner's claim may not be durable yet, so the
         // answer waits for it too.
@@ -434,7 +451,7 @@ impl Store for SledStore {
     }
 
     async fn set_latest(&self, latest: i64) -> Result<(), StoreError> {
-        self.begin_with_latest(Some(latest))?.written().await
+        self.begin_with_latest(Some(latest)).written().await
     }
 
     async fn named_write(
@@ -442,7 +459,7 @@ impl Store for SledStore {
         write: NamedWrite,
         latest: Option<i64>,
     ) -> Result<NamedOutcome, StoreError> {
-        let pending = self.begin_with_latest(latest)?;
+        let pending = self.begin_with_latest(latest);
         let outcome = match write {
             NamedWrite::Post {
                 author,
@@ -483,12 +500,7 @@ impl Store for SledStore {
     }
 
     async fn latest(&self) -> Result<Option<i64>, StoreError> {
-        self.trees
-            .meta
-            .get(layout::META_LATEST)
-            .map_err(sled_error)?
-            .map(|value| decode_latest(&value))
-            .transpose()
+        Ok(self.latest.get())
     }
 
     async fn get_or_init_secret(
@@ -524,12 +536,17 @@ impl Store for SledStore {
 
     async fn health(&self) -> Result<(), StoreError> {
         self.commit.health()?;
-        self.latest().await.map(drop)
+        // A point read: sled still answers.
+        self.trees
+            .meta
+            .get(layout::META_LATEST)
+            .map(drop)
+            .map_err(sled_error)
     }
 
     fn export(&self) -> RecordStream {
         match self.export_horizon() {
-            Ok(horizon) => export::export(self.trees.clone(), horizon),
+            Ok(horizon) => export::export(self.trees.clone(), horizon, self.latest.get()),
             Err(err) => Box::pin(futures::stream::iter([Err(err)])),
         }
     }
@@ -546,6 +563,9 @@ impl Store for SledStore {
             }
         };
         self.counters.add(imported.added);
+        if let Some(latest) = imported.latest {
+            self.latest.set(latest);
+        }
         self.home.clear();
         self.raise_id_floor(imported.max_id)?;
         pending.written().await
@@ -555,6 +575,7 @@ impl Store for SledStore {
         let pending = self.commit.begin();
         let trees = self.trees.clone();
         blocking(move || export::clear(&trees)).await?;
+        self.latest.clear();
         self.counters.reset();
         self.home.clear();
         pending.written().await

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use minitwit_core::{Counts, StoreError};
 
 use crate::SledConfig;
-use crate::decode::{decode_counts, decode_id};
+use crate::decode::{decode_counts, decode_id, decode_latest};
 use crate::error::{SledStoreError, sled_error};
 use crate::layout::{self, FORMAT};
 
@@ -53,6 +53,8 @@ pub(crate) struct Opened {
     pub(crate) recounted: bool,
     /// Added to sled's id generator.
     pub(crate) id_floor: u64,
+    /// The `latest` it holds.
+    pub(crate) latest: Option<i64>,
 }
 
 /// How long [`open`] waits for sled's own lock, held by a store of this
@@ -96,6 +98,7 @@ pub(crate) fn open(config: &SledConfig) -> Result<Opened, SledStoreError> {
         source,
     };
     let id_floor = read_id_floor(&trees.meta).map_err(damaged)?;
+    let latest = read_latest(&trees.meta).map_err(damaged)?;
     check_ids(&db, &trees, id_floor, &path)?;
     let (counts, recounted) = take_counts(&trees, created).map_err(damaged)?;
     Ok(Opened {
@@ -106,6 +109,7 @@ pub(crate) fn open(config: &SledConfig) -> Result<Opened, SledStoreError> {
         counts,
         recounted,
         id_floor,
+        latest,
     })
 }
 
@@ -224,6 +228,13 @@ fn read_id_floor(meta: &sled::Tree) -> Result<u64, StoreError> {
         Some(value) => decode_id(&value),
         None => Ok(0),
     }
+}
+
+fn read_latest(meta: &sled::Tree) -> Result<Option<i64>, StoreError> {
+    meta.get(layout::META_LATEST)
+        .map_err(sled_error)?
+        .map(|value| decode_latest(&value))
+        .transpose()
 }
 
 /// A fresh id: sled's generator plus the floor, never 0.

@@ -56,16 +56,22 @@ impl Trees {
         }
     }
 
-    /// The user named exactly `username`.
-    pub(crate) fn user_by_name(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {
-        let Some(id) = self
-            .user_names
+    /// The id of the user named exactly `username`: the name index alone,
+    /// whose entry is a registration's commit point (see the `layout`
+    /// module), so the record behind it exists.
+    pub(crate) fn user_id_by_name(&self, username: &str) -> Result<Option<UserId>, StoreError> {
+        self.user_names
             .get(username.as_bytes())
             .map_err(sled_error)?
-        else {
+            .map(|id| decode_id(&id).map(UserId))
+            .transpose()
+    }
+
+    /// The user named exactly `username`.
+    pub(crate) fn user_by_name(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {
+        let Some(id) = self.user_id_by_name(username)? else {
             return Ok(None);
         };
-        let id = UserId(decode_id(&id)?);
         match self.user_record(id)? {
             Some(user) => Ok(Some(user)),
             None => Err(StoreError::Corrupt(format!(

@@ -10,9 +10,9 @@ use minitwit_core::{MessageId, MessageText, NewUser, StoreError, Timestamp, User
 
 use crate::SledStore;
 use crate::commit::Pending;
-use crate::decode::{encode_latest, encode_message, encode_user};
+use crate::decode::{encode_message, encode_user};
 use crate::error::sled_error;
-use crate::layout::{self, id_key, pair_key};
+use crate::layout::{id_key, pair_key};
 
 impl SledStore {
     /// Writes the user record and claims the name, under the registration
@@ -117,34 +117,24 @@ impl SledStore {
         Ok(removed)
     }
 
-    /// Announces a write to the group commit and writes `latest`, when
+    /// Announces a write to the group commit and records `latest`, when
     /// given, under it: the write that follows and `latest` then share one
-    /// sync.
-    pub(crate) fn begin_with_latest(&self, latest: Option<i64>) -> Result<Pending<'_>, StoreError> {
+    /// sync (see the `latest` module).
+    pub(crate) fn begin_with_latest(&self, latest: Option<i64>) -> Pending<'_> {
         let pending = self.commit.begin();
         if let Some(latest) = latest {
-            self.apply_latest(latest)?;
+            self.latest.set(latest);
         }
-        Ok(pending)
-    }
-
-    /// Writes `latest` (not yet durable).
-    pub(crate) fn apply_latest(&self, latest: i64) -> Result<(), StoreError> {
-        self.trees
-            .meta
-            .insert(layout::META_LATEST, &encode_latest(latest)[..])
-            .map_err(sled_error)?;
-        Ok(())
+        pending
     }
 
     /// The id of the user `query` names.
     pub(crate) fn resolve(&self, query: &NameQuery) -> Result<Option<UserId>, StoreError> {
-        let found = self.trees.user_by_name(&query.normalized)?;
-        let found = match (found, &query.as_written) {
-            (None, Some(as_written)) => self.trees.user_by_name(as_written)?,
-            (found, _) => found,
-        };
-        Ok(found.map(|stored| stored.user.id))
+        let found = self.trees.user_id_by_name(&query.normalized)?;
+        match (found, &query.as_written) {
+            (None, Some(as_written)) => self.trees.user_id_by_name(as_written),
+            (found, _) => Ok(found),
+        }
     }
 
     /// The two users of a follow or unfollow.
