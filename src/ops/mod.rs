@@ -35,6 +35,6 @@ pub fn stage(ops: Arc<Ops>) -> AdHoc {
             .manage(Arc::clone(&ops))
             .mount("/", health::routes())
             .mount("/", self::metrics::routes())
-            .attach(requests::RequestLog)
+            .attach(requests::RequestLog::default())
     })
 }
