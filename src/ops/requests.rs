@@ -47,7 +47,10 @@ struct Handles {
 /// request's CPU time. The templates are the mounted routes' and the
 /// statuses the ones answered, so the map stays small.
 #[derive(Default)]
-struct MetricHandles(Mutex<HashMap<String, HashMap<(Method, u16), Handles>>>);
+struct MetricHandles(Mutex<HashMap<String, ByMethodAndStatus>>);
+
+/// One route's [`Handles`].
+type ByMethodAndStatus = HashMap<(Method, u16), Handles>;
 
 impl MetricHandles {
     fn get(&self, route: &str, method: Method, status: u16) -> Handles {
