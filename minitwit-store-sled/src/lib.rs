@@ -53,7 +53,11 @@
 //! cost per write falls as load rises. A call that changed nothing (a
 //! follow already there) answers only once what it observed is durable. A
 //! failed sync fails the writes it covered and makes
-//! [`health`](Store::health) report it until a sync succeeds. Dropping the
+//! [`health`](Store::health) report it until a sync succeeds. The sync is
+//! sled's `flush`, which writes its log with `sync_file_range`: the disk's
+//! write cache and a grown file's length are made durable only by sled's
+//! own `fsync`, every 500 ms, so a power cut or a kernel crash (unlike a
+//! crash of the process) can lose about the last half second. Dropping the
 //! store writes its counts, flushes what is left and stops the flusher.
 //!
 //! ## Layout and cost
