@@ -72,7 +72,7 @@
 //! | `user_by_name`, `user_by_id` | two point reads |
 //! | `follow`, `unfollow` | one atomic key update, one shared sync |
 //! | `is_following` | one point read |
-//! | `latest` | none: held in memory, written by the flusher (see below) |
+//! | `latest` | none: held in memory, written by the flusher (see the `latest` module) |
 //! | `followees(limit)` | a prefix scan of `limit` keys plus one read per user |
 //! | `post` | two inserts, one shared sync (and an id added in memory to each cached reader who follows the author) |
 //! | public or user timeline page | a reverse range scan of the page size, a point read per message and per distinct author |
