@@ -8,12 +8,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use metrics::{Counter, Histogram, counter, histogram};
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::Header;
-use rocket::http::Method;
+use rocket::http::{Header, Method};
 use rocket::{Data, Request, Response};
 
 /// The header that carries a request's id.
@@ -35,7 +34,6 @@ pub struct RequestLog {
 }
 
 /// The metrics of one route, method and status.
-#[derive(Clone)]
 struct Handles {
     requests: Counter,
     duration: Histogram,
@@ -53,10 +51,12 @@ struct MetricHandles(Mutex<HashMap<String, ByMethodAndStatus>>);
 type ByMethodAndStatus = HashMap<(Method, u16), Handles>;
 
 impl MetricHandles {
-    fn get(&self, route: &str, method: Method, status: u16) -> Handles {
+    /// Counts one answer and records its latency.
+    fn record(&self, route: &str, method: Method, status: u16, latency: Duration) {
         let mut routes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(found) = routes.get(route).and_then(|by| by.get(&(method, status))) {
-            return found.clone();
+            found.record(latency);
+            return;
         }
         let handles = Handles {
             requests: counter!(
@@ -71,11 +71,18 @@ impl MetricHandles {
                 "route" => route.to_owned()
             ),
         };
+        handles.record(latency);
         routes
             .entry(route.to_owned())
             .or_default()
-            .insert((method, status), handles.clone());
-        handles
+            .insert((method, status), handles);
+    }
+}
+
+impl Handles {
+    fn record(&self, latency: Duration) {
+        self.requests.increment(1);
+        self.duration.record(latency.as_secs_f64());
     }
 }
 
@@ -121,9 +128,7 @@ impl Fairing for RequestLog {
         let latency = meta.started.elapsed();
         let route = req.route().map_or("unmatched", |route| route.uri.path());
         let status = res.status().code;
-        let handles = self.handles.get(route, req.method(), status);
-        handles.requests.increment(1);
-        handles.duration.record(latency.as_secs_f64());
+        self.handles.record(route, req.method(), status, latency);
         let method = req.method().as_str();
         tracing::info!(
             target: "minitwit::request",
