@@ -20,7 +20,13 @@
 //! * `home_first_N`: the newest home page of the reader following N authors,
 //!   `cached` (after the first read filled the cache) and `merged`;
 //! * `post`: one acknowledged (durable) post by an author two readers
-//!   follow.
+//!   follow;
+//! * `home_refollow_N`: the reader following N authors unfollows the most
+//!   prolific of them and follows them again, then reads the newest home
+//!   page: two durable writes, then the page, `cached` (the cache patches
+//!   the reader's entry) and `merged` (what every page after a follow
+//!   change cost when a change dropped the entry: a merge over every
+//!   followee).
 //!
 //! Every page holds 30 messages (checked before measuring). Run with
 //!
@@ -171,6 +177,8 @@ struct DataSet {
     readers: [UserId; 4],
     /// A message 90% of the way back from the newest.
     deep: MessageId,
+    /// The author every reader follows first: the most prolific.
+    refollowed: UserId,
 }
 
 /// Runs `count` jobs `0..count` on `loaders` concurrent tasks, each job
@@ -291,6 +299,7 @@ async fn build(backend: &Backend, messages: usize, loaders: usize, cache: Option
         prolific: authors[USER_RANK],
         readers,
         deep,
+        refollowed: authors[0],
     }
 }
 
@@ -334,6 +343,18 @@ fn reads(data: &DataSet) -> Vec<(String, Timeline, PageRequest)> {
         ));
     }
     reads
+}
+
+/// `reader` unfollows `author` and follows them again, then reads their
+/// newest home page.
+async fn refollow_and_read(store: &Arc<dyn Store>, reader: UserId, author: UserId) -> usize {
+    assert!(store.unfollow(reader, author).await.unwrap());
+    assert!(store.follow(reader, author).await.unwrap());
+    store
+        .timeline(Timeline::Home(reader), PageRequest::first(PAGE))
+        .await
+        .unwrap()
+        .len()
 }
 
 fn label(messages: usize) -> String {
@@ -400,6 +421,18 @@ fn main() {
                 .unwrap();
             assert_eq!(got, merged, "{name}: the index and the merge disagree");
         }
+        // After a follow change, the patched entry and the merge agree too.
+        for reader in set.readers {
+            runtime.block_on(async {
+                for store in [&set.store, &set.merged] {
+                    refollow_and_read(store, reader, set.refollowed).await;
+                }
+                let home = Timeline::Home(reader);
+                let got = set.store.timeline(home, PageRequest::first(PAGE)).await;
+                let merged = set.merged.timeline(home, PageRequest::first(PAGE)).await;
+                assert_eq!(got.unwrap(), merged.unwrap(), "home after a follow change");
+            });
+        }
     }
 
     let names: Vec<String> = reads(&data[0]).into_iter().map(|(name, ..)| name).collect();
@@ -439,6 +472,21 @@ fn main() {
         });
     }
     group.finish();
+
+    for (which, count) in FOLLOWEE_COUNTS.iter().enumerate() {
+        let mut group = criterion.benchmark_group(format!("home_refollow_{count}"));
+        for set in &data {
+            let (reader, author) = (set.readers[which], set.refollowed);
+            for (kind, store) in [("cached", &set.store), ("merged", &set.merged)] {
+                let id = format!("{}-{kind}-{}", set.backend, label(set.messages));
+                group.bench_function(BenchmarkId::from_parameter(id), |b| {
+                    b.to_async(&runtime)
+                        .iter(|| refollow_and_read(store, reader, author));
+                });
+            }
+        }
+        group.finish();
+    }
 
     criterion.final_summary();
 }

@@ -17,8 +17,12 @@
 //! a watcher of each author they see; every later post by one of those
 //! authors adds its id to the reader's entry. A page within the entry costs
 //! the page; a page that reaches below what the entry holds is merged as
-//! before. A follow or an unfollow by the reader drops the entry (the next
-//! read merges again). Entries of readers who stop reading go: the sled
+//! before. A follow or an unfollow by the reader patches the entry instead
+//! of dropping it: an unfollow removes the author's ids, a follow adds the
+//! new author's newest ids (one short read of one author's timeline), so
+//! the page after a follow change costs the page too, and a reader who
+//! follows thousands and keeps changing them never costs a merge per
+//! change. Entries of readers who stop reading go: the sled
 //! store keeps the [`HomeCacheLimits::readers`] most recent readers, Redis
 //! lets an entry expire [`HomeCacheLimits::lifetime`] after it was filled
 //! (refreshing it on every read would make every read a write).

@@ -17,9 +17,9 @@
 //! | `N:message:{id}` | hash | `author` (user id), `text`, `pub_date` (Unix seconds) | `post` |
 //! | `N:timeline:public` | sorted set | every message id, score = message id | `post` |
 //! | `N:timeline:user:{id}` | sorted set | the ids of user `id`'s messages, score = message id | `post` |
-//! | `N:home:{id}` | sorted set | the home cache entry of reader `id`: the ids of their newest home messages, score = message id; expires | home timeline reads, `post` |
+//! | `N:home:{id}` | sorted set | the home cache entry of reader `id`: the ids of their newest home messages, score = message id; expires | home timeline reads, `post`, `follow`, `unfollow` |
 //! | `N:home_from:{id}` | string | every home message of reader `id` with an id of at least this is in `N:home:{id}`; its existence marks the entry; expires with it | home timeline reads, `post`, `follow`, `unfollow` |
-//! | `N:fans:{id}` | set | the readers with a home cache entry who see user `id`'s posts (emptied lazily) | home timeline reads, `post`, `unfollow` |
+//! | `N:fans:{id}` | set | the readers with a home cache entry who see user `id`'s posts (emptied lazily) | home timeline reads, `post`, `follow`, `unfollow` |
 //! | `N:latest` | string | the simulator's last `latest` | `set_latest` |
 //! | `N:secrets` | hash | secret name → bytes, first writer wins | `get_or_init_secret` |
 //! | `N:write:{token}` | string | the id a `create_user` or `post` call created; expires after [`WRITE_TOKEN_TTL`] | `create_user`, `post` |
@@ -43,8 +43,11 @@
 //!   expiring) and adds the reader to `N:fans:{author}` of every author
 //!   they see; a post adds its id to the entry of each reader in
 //!   `N:fans:{author}` that still has one (and drops the others from the
-//!   set); a follow or unfollow deletes the reader's entry. All of it runs
-//!   in scripts, so no post can slip between a fill and its registration.
+//!   set); a follow adds the new followee's newest ids to the reader's
+//!   entry (and the reader to the followee's `N:fans`), an unfollow removes
+//!   the followee's ids, so the page after a follow change costs the page
+//!   too, not a merge. All of it runs in scripts, so no post can slip
+//!   between a fill, a follow change and what the entry holds.
 //! * The counts are plain counters that the write scripts change in the same
 //!   atomic run as the data, so they are exact on every instance and read
 //!   in one `MGET`. A namespace without `N:layout` (written by an earlier

@@ -82,7 +82,15 @@ return redis.call('HGET', key, F_SESSIONS)
 /// `fan_out` adds a new message to the entry of every reader in the
 /// author's `N:fans` set that still has one, trimming it to its size, and
 /// drops from the set the readers whose entry is gone; `forget_home` drops a
-/// reader's entry.
+/// reader's entry. `home_followed` and `home_unfollowed` patch a reader's
+/// entry after a follow change instead of dropping it, so that the next
+/// page is not a merge over every followee: a follow adds the new
+/// followee's newest ids from the entry's bound (at most an entry's worth;
+/// a full read raises the bound to the oldest it read, and ids below the
+/// bound go, so that every id in the entry is at least the bound), an
+/// unfollow removes the followee's ids (one `ZSCORE` per id of the entry).
+/// A change of a follow of oneself (which the service never makes) drops
+/// the entry.
 const HOME_WRITES: &str = r"
 local function fan_out(author, id)
   for _, reader in ipairs(redis.call('SMEMBERS', fans_key(author))) do
@@ -107,6 +115,43 @@ end
 local function forget_home(reader)
   redis.call('DEL', home_key(reader), home_from_key(reader))
 end
+local function home_followed(reader, author)
+  if reader == author then return forget_home(reader) end
+  local from_key = home_from_key(reader)
+  local from = redis.call('GET', from_key)
+  if not from then return end
+  local key = home_key(reader)
+  local ids = redis.call('ZREVRANGEBYSCORE', user_timeline_key(author), '+inf', from,
+    'LIMIT', 0, HOME_ENTRIES)
+  if #ids == HOME_ENTRIES then
+    from = ids[#ids]
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. from)
+  end
+  if #ids > 0 then
+    local scored = {}
+    for _, id in ipairs(ids) do
+      scored[#scored + 1] = id
+      scored[#scored + 1] = id
+    end
+    redis.call('ZADD', key, unpack(scored))
+    redis.call('PEXPIRE', key, redis.call('PTTL', from_key))
+    local excess = redis.call('ZCARD', key) - HOME_ENTRIES
+    if excess > 0 then
+      redis.call('ZREMRANGEBYRANK', key, 0, excess - 1)
+      from = redis.call('ZRANGE', key, 0, 0)[1]
+    end
+  end
+  redis.call('SET', from_key, from, 'KEEPTTL')
+  redis.call('SADD', fans_key(author), reader)
+end
+local function home_unfollowed(reader, author)
+  if reader == author then return forget_home(reader) end
+  if redis.call('EXISTS', home_from_key(reader)) == 0 then return end
+  local key, timeline = home_key(reader), user_timeline_key(author)
+  for _, id in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+    if redis.call('ZSCORE', timeline, id) then redis.call('ZREM', key, id) end
+  end
+end
 ";
 
 /// Shared by the follow scripts: `follow_edge` and `unfollow_edge` change
@@ -117,7 +162,7 @@ local function follow_edge(follower, followee)
   local added = redis.call('ZADD', follows_key(follower), 'NX', followee, followee)
   if added == 1 then
     redis.call('INCR', K_COUNT_FOLLOWS)
-    forget_home(follower)
+    home_followed(follower, followee)
   end
   return added
 end
@@ -125,8 +170,8 @@ local function unfollow_edge(follower, followee)
   local removed = redis.call('ZREM', follows_key(follower), followee)
   if removed == 1 then
     redis.call('DECR', K_COUNT_FOLLOWS)
-    forget_home(follower)
-    redis.call('SREM', fans_key(followee), follower)
+    if follower ~= followee then redis.call('SREM', fans_key(followee), follower) end
+    home_unfollowed(follower, followee)
   end
   return removed
 end

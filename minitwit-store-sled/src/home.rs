@@ -2,19 +2,27 @@
 //! over the merge at read time of the `timeline` module.
 //!
 //! One process owns a sled directory, so the cache lives in its memory: for
-//! each of the last [`HomeCacheLimits::readers`] readers, the ids of their
-//! newest [`HomeCacheLimits::entries`] home messages. A post adds its id to
-//! the cached readers who see its author (a few nanoseconds each, nothing on
-//! disk, nothing at all for authors no recent reader follows); a follow or
-//! an unfollow drops the reader's entry. The cache is derived data: nothing
-//! in it needs to survive a crash, and a restart starts it empty.
+//! each of the last [`HomeCacheLimits::readers`] readers, the ids (and
+//! authors) of their newest [`HomeCacheLimits::entries`] home messages. A
+//! post adds its id to the cached readers who see its author (a few
+//! nanoseconds each, nothing on disk, nothing at all for authors no recent
+//! reader follows). A follow or an unfollow **patches** the reader's entry
+//! instead of dropping it, so that the next page still costs the page, not
+//! a merge over every followee: an unfollow removes the author's ids, a
+//! follow adds the new followee's newest `entries` ids (one short scan of
+//! one author's index). The cache is derived data: nothing in it needs to
+//! survive a crash, and a restart starts it empty.
 //!
 //! Races are ruled out by order: a post adds its id after its commit point,
 //! under the cache's lock; a reader's entry is registered (with its
 //! followees as watched authors) before the merge that fills it reads sled,
-//! so a post either finds the entry or commits before the merge reads; and
-//! a follow or unfollow moves the reader's epoch on before it drops the
-//! entry, so a merge that overlapped it is not kept.
+//! so a post either finds the entry or commits before the merge reads. A
+//! follow registers the new author as watched and takes the entry out of
+//! service (pages are merged meanwhile) before it scans the author's
+//! index, for the same reason. Every follow or unfollow moves the reader's
+//! epoch on, so a merge that overlapped it is not kept (a fill that read
+//! the followees before the change may register after it), and one that
+//! finds the entry being filled or patched drops the entry.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,8 +60,8 @@ struct Reader {
     fill: u64,
     /// Whether the merge that fills it has finished.
     ready: bool,
-    /// Message ids, ascending (newest last).
-    ids: Vec<u64>,
+    /// Message ids with their authors, ascending by id (newest last).
+    ids: Vec<(u64, UserId)>,
     /// Every home message with an id of at least this is in `ids`.
     complete_from: u64,
     /// The authors this reader watches.
@@ -68,6 +76,16 @@ pub(crate) struct Fill {
     reader: UserId,
     fill: u64,
     epoch: u64,
+}
+
+/// A follow being patched into a cached entry: what [`HomeCache::followed`]
+/// returns and [`HomeCache::finish_patch`] takes.
+#[derive(Debug)]
+pub(crate) struct Patch {
+    reader: UserId,
+    fill: u64,
+    /// The new followee, whose newest ids the patch needs.
+    pub(crate) author: UserId,
 }
 
 impl HomeCache {
@@ -111,7 +129,7 @@ impl HomeCache {
             .ids
             .iter()
             .rev()
-            .copied()
+            .map(|(id, _)| *id)
             .filter(|id| *id < below && *id >= from)
             .take(page.limit)
             .map(MessageId)
@@ -167,10 +185,11 @@ impl HomeCache {
         })
     }
 
-    /// Ends a fill with the newest home ids the merge found (newest first,
-    /// at most [`HomeCacheLimits::entries`], all of them when fewer): kept
-    /// unless a follow or an unfollow of the reader overlapped the merge.
-    pub(crate) fn finish_fill(&self, fill: Fill, newest_first: &[MessageId]) {
+    /// Ends a fill with the newest home ids the merge found, with their
+    /// authors (newest first, at most [`HomeCacheLimits::entries`], all of
+    /// them when fewer): kept unless a follow or an unfollow of the reader
+    /// overlapped the merge.
+    pub(crate) fn finish_fill(&self, fill: Fill, newest_first: &[(MessageId, UserId)]) {
         let mut state = self.state();
         let current = self.epoch_now(fill.reader) == fill.epoch;
         let Some(cached) = state
@@ -186,12 +205,13 @@ impl HomeCache {
         }
         let merged = newest_first.len() == self.limits.entries;
         // Posts that arrived during the merge are in `ids` already.
-        cached.ids.extend(newest_first.iter().map(|id| id.0));
-        cached.ids.sort_unstable();
-        cached.ids.dedup();
+        cached
+            .ids
+            .extend(newest_first.iter().map(|(id, author)| (id.0, *author)));
+        sort_and_dedup(&mut cached.ids);
         // Posts trimmed during the merge raised `complete_from` already.
         if merged {
-            let oldest = newest_first.last().map_or(0, |id| id.0);
+            let oldest = newest_first.last().map_or(0, |(id, _)| id.0);
             cached.complete_from = cached.complete_from.max(oldest);
         }
         cached.ready = true;
@@ -210,19 +230,102 @@ impl HomeCache {
         };
         for reader in watching {
             if let Some(cached) = readers.get_mut(reader) {
-                if let Err(at) = cached.ids.binary_search(&id.0) {
-                    cached.ids.insert(at, id.0);
+                if let Err(at) = cached.ids.binary_search_by_key(&id.0, |(id, _)| *id) {
+                    cached.ids.insert(at, (id.0, author));
                 }
                 trim(cached, self.limits.entries);
             }
         }
     }
 
-    /// `reader` followed or unfollowed someone (the change is written):
-    /// their entry goes, and a merge that overlapped the change is not kept.
-    pub(crate) fn follows_changed(&self, reader: UserId) {
+    /// `reader` now follows `author` (the edge is written). A filled entry
+    /// starts watching `author` and is taken out of service until
+    /// [`finish_patch`](Self::finish_patch) adds the author's newest ids
+    /// (the caller reads them after this returns); any other entry goes, as
+    /// does a merge that overlapped the change. `None` when there is
+    /// nothing to patch.
+    pub(crate) fn followed(&self, reader: UserId, author: UserId) -> Option<Patch> {
+        // A fill that read the followees before the change and registers
+        // after it (replacing this entry) must not be kept.
         self.epoch(reader).fetch_add(1, Ordering::SeqCst);
-        self.state().forget(reader);
+        let mut state = self.state();
+        let Some(cached) = state
+            .readers
+            .get_mut(&reader)
+            .filter(|cached| cached.ready && reader != author)
+        else {
+            state.forget(reader);
+            return None;
+        };
+        if cached.authors.contains(&author) {
+            // Already watched: the entry holds the author's ids already.
+            return None;
+        }
+        cached.ready = false;
+        cached.authors.push(author);
+        let fill = cached.fill;
+        state.watchers.entry(author).or_default().push(reader);
+        Some(Patch {
+            reader,
+            fill,
+            author,
+        })
+    }
+
+    /// Ends a follow's patch with the new author's newest ids (newest
+    /// first, at most [`HomeCacheLimits::entries`]), or drops the entry
+    /// when they could not be read (`None`).
+    pub(crate) fn finish_patch(&self, patch: Patch, newest_first: Option<&[MessageId]>) {
+        let mut state = self.state();
+        let Some(cached) = state
+            .readers
+            .get_mut(&patch.reader)
+            .filter(|cached| cached.fill == patch.fill && !cached.ready)
+        else {
+            return;
+        };
+        let Some(newest_first) = newest_first else {
+            state.forget(patch.reader);
+            return;
+        };
+        // With a full read, the author may have older ids that it missed:
+        // the entry is complete only from the oldest it read.
+        if newest_first.len() == self.limits.entries {
+            let oldest = newest_first.last().map_or(0, |id| id.0);
+            cached.complete_from = cached.complete_from.max(oldest);
+        }
+        let from = cached.complete_from;
+        cached.ids.extend(
+            newest_first
+                .iter()
+                .filter(|id| id.0 >= from)
+                .map(|id| (id.0, patch.author)),
+        );
+        sort_and_dedup(&mut cached.ids);
+        cached.ready = true;
+        trim(cached, self.limits.entries);
+    }
+
+    /// `reader` no longer follows `author` (the edge is removed): a filled
+    /// entry loses the author's ids and stops watching them; any other
+    /// entry goes, as does a merge that overlapped the change.
+    pub(crate) fn unfollowed(&self, reader: UserId, author: UserId) {
+        // As in `followed`.
+        self.epoch(reader).fetch_add(1, Ordering::SeqCst);
+        let mut state = self.state();
+        let patched = match state.readers.get_mut(&reader) {
+            Some(cached) if cached.ready && reader != author => {
+                cached.ids.retain(|(_, by)| *by != author);
+                cached.authors.retain(|watched| *watched != author);
+                true
+            }
+            _ => false,
+        };
+        if patched {
+            state.unwatch(author, reader);
+        } else {
+            state.forget(reader);
+        }
     }
 
     /// Everything goes (after an import or a clear).
@@ -258,14 +361,25 @@ impl State {
             return;
         };
         for author in cached.authors {
-            if let Some(watching) = self.watchers.get_mut(&author) {
-                watching.retain(|watcher| *watcher != reader);
-                if watching.is_empty() {
-                    self.watchers.remove(&author);
-                }
+            self.unwatch(author, reader);
+        }
+    }
+
+    fn unwatch(&mut self, author: UserId, reader: UserId) {
+        if let Some(watching) = self.watchers.get_mut(&author) {
+            watching.retain(|watcher| *watcher != reader);
+            if watching.is_empty() {
+                self.watchers.remove(&author);
             }
         }
     }
+}
+
+/// Sorts an entry's ids and drops repeats (a post seen both by a merge and
+/// by the post itself).
+fn sort_and_dedup(ids: &mut Vec<(u64, UserId)>) {
+    ids.sort_unstable_by_key(|(id, _)| *id);
+    ids.dedup_by_key(|(id, _)| *id);
 }
 
 /// Keeps the newest `entries` ids; what goes raises the completeness bound.
@@ -274,7 +388,7 @@ fn trim(cached: &mut Reader, entries: usize) {
         && excess > 0
     {
         cached.ids.drain(..excess);
-        let oldest = cached.ids.first().copied().unwrap_or(0);
+        let oldest = cached.ids.first().map_or(0, |(id, _)| *id);
         cached.complete_from = cached.complete_from.max(oldest);
     }
 }
@@ -295,19 +409,34 @@ mod tests {
         raw.iter().copied().map(MessageId).collect()
     }
 
-    fn filled(cache: &HomeCache, reader: u64, authors: &[u64], newest_first: &[u64]) {
+    /// Ids with their authors, from `(id, author)` pairs.
+    fn by(raw: &[(u64, u64)]) -> Vec<(MessageId, UserId)> {
+        raw.iter()
+            .map(|(id, author)| (MessageId(*id), UserId(*author)))
+            .collect()
+    }
+
+    fn filled(cache: &HomeCache, reader: u64, authors: &[u64], newest_first: &[(u64, u64)]) {
         let reader = UserId(reader);
         let authors = authors.iter().copied().map(UserId).collect();
         let epoch = cache.epoch_now(reader);
         if let Some(fill) = cache.begin_fill(reader, authors, epoch) {
-            cache.finish_fill(fill, &ids(newest_first));
+            cache.finish_fill(fill, &by(newest_first));
+        }
+    }
+
+    /// A follow of `author` by `reader`, patched with the author's newest
+    /// ids.
+    fn follow(cache: &HomeCache, reader: u64, author: u64, newest_first: &[u64]) {
+        if let Some(patch) = cache.followed(UserId(reader), UserId(author)) {
+            cache.finish_patch(patch, Some(&ids(newest_first)));
         }
     }
 
     #[test]
     fn a_filled_reader_gets_pages_and_new_posts() {
         let cache = HomeCache::new(limits(4, 4));
-        filled(&cache, 1, &[1, 2], &[9, 7, 5]);
+        filled(&cache, 1, &[1, 2], &[(9, 2), (7, 1), (5, 2)]);
         assert_eq!(
             cache.page(UserId(1), PageRequest::first(2)),
             Some(ids(&[9, 7]))
@@ -334,7 +463,7 @@ mod tests {
     #[test]
     fn a_full_merge_marks_what_may_be_missing() {
         let cache = HomeCache::new(limits(4, 2));
-        filled(&cache, 1, &[1], &[9, 7]);
+        filled(&cache, 1, &[1], &[(9, 1), (7, 1)]);
         assert_eq!(
             cache.page(UserId(1), PageRequest::first(2)),
             Some(ids(&[9, 7]))
@@ -343,19 +472,156 @@ mod tests {
     }
 
     #[test]
-    fn a_follow_change_drops_the_reader_and_a_merge_that_overlapped_it() {
+    fn an_unfollow_removes_the_authors_ids_and_keeps_the_entry() {
+        let cache = HomeCache::new(limits(4, 5));
+        filled(&cache, 1, &[1, 2, 3], &[(9, 2), (8, 3), (7, 1), (6, 2)]);
+        cache.unfollowed(UserId(1), UserId(2));
+        assert_eq!(
+            cache.page(UserId(1), PageRequest::first(4)),
+            Some(ids(&[8, 7])),
+            "the entry held every home message, so it still does"
+        );
+        cache.posted(UserId(2), MessageId(10));
+        cache.posted(UserId(3), MessageId(11));
+        assert_eq!(
+            cache.page(UserId(1), PageRequest::first(4)),
+            Some(ids(&[11, 8, 7])),
+            "the unfollowed author is no longer watched"
+        );
+        // A full entry, once shrunk, answers only the pages it still holds.
+        filled(
+            &cache,
+            4,
+            &[4, 5],
+            &[(9, 5), (8, 4), (7, 5), (6, 4), (5, 5)],
+        );
+        cache.unfollowed(UserId(4), UserId(5));
+        assert_eq!(
+            cache.page(UserId(4), PageRequest::first(2)),
+            Some(ids(&[8, 6]))
+        );
+        assert_eq!(cache.page(UserId(4), PageRequest::first(3)), None);
+    }
+
+    #[test]
+    fn a_follow_adds_the_new_authors_newest_ids() {
+        let cache = HomeCache::new(limits(4, 4));
+        filled(&cache, 1, &[1], &[(9, 1), (5, 1)]);
+        follow(&cache, 1, 2, &[8, 6, 2]);
+        assert_eq!(
+            cache.page(UserId(1), PageRequest::first(4)),
+            Some(ids(&[9, 8, 6, 5]))
+        );
+        // Trimmed to four: 2 went, so a deeper page is not known.
+        assert_eq!(
+            cache.page(UserId(1), PageRequest::before(MessageId(5), 2)),
+            None
+        );
+        cache.posted(UserId(2), MessageId(12));
+        assert_eq!(
+            cache.page(UserId(1), PageRequest::first(1)),
+            Some(ids(&[12])),
+            "the new author is watched"
+        );
+    }
+
+    #[test]
+    fn a_full_read_of_a_new_author_marks_what_may_be_missing() {
+        let cache = HomeCache::new(limits(4, 2));
+        filled(&cache, 1, &[1], &[(3, 1)]);
+        // Two ids read, as many as an entry holds: the author may have more
+        // between 3 and 7.
+        follow(&cache, 1, 2, &[9, 7]);
+        assert_eq!(
+            cache.page(UserId(1), PageRequest::first(2)),
+            Some(ids(&[9, 7]))
+        );
+        assert_eq!(cache.page(UserId(1), PageRequest::first(3)), None);
+    }
+
+    #[test]
+    fn an_entry_being_patched_answers_no_page() {
         let cache = HomeCache::new(HomeCacheLimits::DEFAULT);
-        filled(&cache, 1, &[1], &[3]);
-        cache.follows_changed(UserId(1));
+        filled(&cache, 1, &[1], &[(3, 1)]);
+        let patch = cache.followed(UserId(1), UserId(2));
+        assert!(patch.is_some());
         assert_eq!(cache.page(UserId(1), PageRequest::first(1)), None);
-        let epoch = cache.epoch_now(UserId(1));
-        let fill = cache.begin_fill(UserId(1), vec![UserId(1)], epoch);
-        cache.follows_changed(UserId(1));
-        if let Some(fill) = fill {
-            cache.finish_fill(fill, &ids(&[3]));
+        assert!(cache.holds(UserId(1)), "pages are merged meanwhile");
+        // A post of the new author while its ids are read is kept once.
+        cache.posted(UserId(2), MessageId(4));
+        if let Some(patch) = patch {
+            cache.finish_patch(patch, Some(&ids(&[4, 2])));
+        }
+        assert_eq!(
+            cache.page(UserId(1), PageRequest::first(5)),
+            Some(ids(&[4, 3, 2]))
+        );
+    }
+
+    #[test]
+    fn a_change_during_a_patch_drops_the_entry() {
+        let cache = HomeCache::new(HomeCacheLimits::DEFAULT);
+        filled(&cache, 1, &[1], &[(3, 1)]);
+        let patch = cache.followed(UserId(1), UserId(2));
+        cache.unfollowed(UserId(1), UserId(3));
+        if let Some(patch) = patch {
+            cache.finish_patch(patch, Some(&ids(&[2])));
         }
         assert_eq!(cache.page(UserId(1), PageRequest::first(1)), None);
         assert_eq!(cache.readers(), 0);
+    }
+
+    #[test]
+    fn a_patch_whose_read_failed_drops_the_entry() {
+        let cache = HomeCache::new(HomeCacheLimits::DEFAULT);
+        filled(&cache, 1, &[1], &[(3, 1)]);
+        if let Some(patch) = cache.followed(UserId(1), UserId(2)) {
+            cache.finish_patch(patch, None);
+        }
+        assert_eq!(cache.readers(), 0);
+    }
+
+    #[test]
+    fn a_follow_change_during_a_fill_drops_the_merge() {
+        let cache = HomeCache::new(HomeCacheLimits::DEFAULT);
+        for change in [true, false] {
+            let epoch = cache.epoch_now(UserId(1));
+            let fill = cache.begin_fill(UserId(1), vec![UserId(1)], epoch);
+            if change {
+                assert!(cache.followed(UserId(1), UserId(2)).is_none());
+            } else {
+                cache.unfollowed(UserId(1), UserId(2));
+            }
+            if let Some(fill) = fill {
+                cache.finish_fill(fill, &by(&[(3, 1)]));
+            }
+            assert_eq!(cache.page(UserId(1), PageRequest::first(1)), None);
+            assert_eq!(cache.readers(), 0);
+        }
+    }
+
+    #[test]
+    fn a_follow_change_before_a_fill_begins_drops_the_merge() {
+        // The fill read the reader's followees before the change, and
+        // registers after it: with no entry, and replacing an entry that
+        // another fill finished meanwhile and the change is patching.
+        let cache = HomeCache::new(HomeCacheLimits::DEFAULT);
+        for entry_meanwhile in [false, true] {
+            let epoch = cache.epoch_now(UserId(1));
+            if entry_meanwhile {
+                filled(&cache, 1, &[1], &[(3, 1)]);
+            }
+            let patch = cache.followed(UserId(1), UserId(2));
+            assert_eq!(patch.is_some(), entry_meanwhile);
+            let fill = cache.begin_fill(UserId(1), vec![UserId(1)], epoch);
+            if let Some(fill) = fill {
+                cache.finish_fill(fill, &by(&[(3, 1)]));
+            }
+            if let Some(patch) = patch {
+                cache.finish_patch(patch, Some(&ids(&[4])));
+            }
+            assert_eq!(cache.readers(), 0);
+        }
     }
 
     #[test]
@@ -385,7 +651,7 @@ mod tests {
         cache.posted(UserId(2), MessageId(20));
         if let Some(fill) = fill {
             // The merge may or may not have seen it: once either way.
-            cache.finish_fill(fill, &ids(&[20, 4]));
+            cache.finish_fill(fill, &by(&[(20, 2), (4, 1)]));
         }
         assert_eq!(
             cache.page(UserId(1), PageRequest::first(10)),
@@ -396,10 +662,10 @@ mod tests {
     #[test]
     fn the_least_recently_read_reader_goes_first() {
         let cache = HomeCache::new(limits(2, 8));
-        filled(&cache, 1, &[1], &[1]);
-        filled(&cache, 2, &[2], &[2]);
+        filled(&cache, 1, &[1], &[(1, 1)]);
+        filled(&cache, 2, &[2], &[(2, 2)]);
         assert!(cache.page(UserId(1), PageRequest::first(1)).is_some());
-        filled(&cache, 3, &[3], &[3]);
+        filled(&cache, 3, &[3], &[(3, 3)]);
         assert_eq!(cache.readers(), 2);
         assert!(cache.page(UserId(2), PageRequest::first(1)).is_none());
         assert!(cache.page(UserId(1), PageRequest::first(1)).is_some());

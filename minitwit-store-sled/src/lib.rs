@@ -70,13 +70,13 @@
 //! | --- | --- |
 //! | `create_user` | two inserts and a compare-and-swap, one shared sync |
 //! | `user_by_name`, `user_by_id` | two point reads |
-//! | `follow`, `unfollow` | one atomic key update, one shared sync |
+//! | `follow`, `unfollow` | one atomic key update, one shared sync; for a reader in the home cache, an unfollow also removes the author's ids from the entry in memory, a follow adds the new followee's newest ids (a reverse scan of at most an entry's worth of that one author's index) |
 //! | `is_following` | one point read |
 //! | `latest` | none: held in memory, written by the flusher (see the `latest` module) |
 //! | `followees(limit)` | a prefix scan of `limit` keys plus one read per user |
 //! | `post` | two inserts, one shared sync (and an id added in memory to each cached reader who follows the author) |
 //! | public or user timeline page | a reverse range scan of the page size, a point read per message and per distinct author |
-//! | home timeline page | from the home cache (see the `home` module): a point read per message and per distinct author, the same for 10 followees as for 10,000; for a reader not cached, or a page deeper than the cache, a prefix scan of the followees, then a k-way merge of their reverse scans: the page size times log(followees) plus the followees |
+//! | home timeline page | from the home cache (see the `home` module): a point read per message and per distinct author, the same for 10 followees as for 10,000; for a reader not cached (the first page, or after eviction), a page deeper than the cache, or during a follow's patch of the entry, a prefix scan of the followees, then a k-way merge of their reverse scans: the page size times log(followees) plus the followees |
 //! | `set_latest` | a value set in memory, one shared sync (the flusher writes the newest value into sled once per sync, see the `latest` module) |
 //! | `get_or_init_secret`, `end_sessions` | one atomic key update, one shared sync |
 //! | a write naming its users (the simulator's) | a point read of the name index per name, then the write's own cost |

@@ -159,7 +159,7 @@ impl Trees {
                 }
             }
             Timeline::Home(user) => {
-                for id in self.merged_home_ids(&self.home_authors(user)?, page)? {
+                for (id, _) in self.merged_home_ids(&self.home_authors(user)?, page)? {
                     page_builder.push_id(id)?;
                 }
             }
@@ -176,20 +176,35 @@ impl Trees {
         Ok(authors.into_iter().collect())
     }
 
+    /// The ids of `author`'s newest `limit` messages, newest first.
+    pub(crate) fn newest_ids(
+        &self,
+        author: UserId,
+        limit: usize,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        self.authored(author, None)
+            .keys()
+            .rev()
+            .take(limit)
+            .map(|key| Ok(MessageId(decode_pair_second(&key.map_err(sled_error)?)?)))
+            .collect()
+    }
+
     /// The ids of one page of the home timeline of a reader who sees
-    /// `authors`: a k-way merge of their reverse scans.
+    /// `authors`, each with its author: a k-way merge of their reverse
+    /// scans.
     pub(crate) fn merged_home_ids(
         &self,
         authors: &[UserId],
         page: PageRequest,
-    ) -> Result<Vec<MessageId>, StoreError> {
+    ) -> Result<Vec<(MessageId, UserId)>, StoreError> {
         let mut scans: Vec<_> = authors
             .iter()
-            .map(|author| self.authored(*author, page.before).keys().rev())
+            .map(|author| (*author, self.authored(*author, page.before).keys().rev()))
             .collect();
         // The newest unread message of each scan, newest first.
         let mut heads = BinaryHeap::with_capacity(scans.len());
-        for (index, scan) in scans.iter_mut().enumerate() {
+        for (index, (_, scan)) in scans.iter_mut().enumerate() {
             if let Some(key) = scan.next() {
                 heads.push((
                     decode_pair_second(&key.map_err(sled_error)?)?,
@@ -202,8 +217,11 @@ impl Trees {
             let Some((id, Reverse(index))) = heads.pop() else {
                 break;
             };
-            ids.push(MessageId(id));
-            if let Some(key) = scans.get_mut(index).and_then(Iterator::next) {
+            let Some((author, scan)) = scans.get_mut(index) else {
+                break;
+            };
+            ids.push((MessageId(id), *author));
+            if let Some(key) = scan.next() {
                 heads.push((
                     decode_pair_second(&key.map_err(sled_error)?)?,
                     Reverse(index),

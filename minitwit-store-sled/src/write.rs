@@ -93,7 +93,12 @@ impl SledStore {
             .is_ok();
         if inserted {
             self.counters.follows.fetch_add(1, Ordering::SeqCst);
-            self.home.follows_changed(follower);
+            if let Some(patch) = self.home.followed(follower, followee) {
+                // One short scan of one author, read after the entry started
+                // watching them (see the `home` module).
+                let newest = self.trees.newest_ids(patch.author, self.home.entries());
+                self.home.finish_patch(patch, newest.as_deref().ok());
+            }
         }
         Ok(inserted)
     }
@@ -112,7 +117,7 @@ impl SledStore {
             .is_some();
         if removed {
             self.counters.follows.fetch_sub(1, Ordering::SeqCst);
-            self.home.follows_changed(follower);
+            self.home.unfollowed(follower, followee);
         }
         Ok(removed)
     }

@@ -329,3 +329,106 @@ pub async fn home_timelines_stay_whole_under_concurrent_posts_and_follows(store:
         );
     }
 }
+
+/// Readers who have read their home timeline (so a backend may keep it)
+/// then follow and unfollow: an author with more messages than any backend
+/// keeps per reader, followed by a reader whose timeline was empty and by
+/// one whose own and followed messages interleave with the author's; every
+/// walk, in pages of 1, 5 and 30, holds exactly the messages it should,
+/// after each change and after later posts.
+pub async fn home_timelines_stay_whole_when_readers_change_follows_after_reading(
+    store: &Arc<dyn Store>,
+) {
+    let prolific = create(store, "prolific").await;
+    let quiet = create(store, "quiet").await;
+    let empty = create(store, "empty reader").await;
+    let busy = create(store, "busy reader").await;
+    let mut posted = Vec::new();
+    let mut post_as = async |author: &User, n: usize| {
+        let id = post(store, author, &format!("{} #{n}", author.username), 0).await;
+        posted.push(Posted {
+            id,
+            author: author.id,
+        });
+    };
+    for n in 0..150 {
+        post_as(&prolific, n).await;
+        if n % 10 == 0 {
+            post_as(&quiet, n).await;
+        }
+        if n % 6 == 0 {
+            post_as(&busy, n).await;
+        }
+    }
+    let mut follows = vec![(busy.id, quiet.id)];
+    assert!(store.follow(busy.id, quiet.id).await.must("follow"));
+
+    let check = async |posted: &[Posted], follows: &[(UserId, UserId)], when: &str| {
+        for reader in [&empty, &busy] {
+            let want = expected(posted, follows, Timeline::Home(reader.id));
+            for page_size in [1, 5, 30] {
+                assert_eq!(
+                    raw(&walk(store, Timeline::Home(reader.id), page_size).await),
+                    raw(&want),
+                    "store contract: the home timeline of {:?} {when}, walked in pages of \
+                     {page_size}, must hold exactly their own messages and those of the users \
+                     they follow",
+                    reader.username.as_str()
+                );
+            }
+        }
+    };
+    // Each reader reads a first page before every change.
+    let read_first = async || {
+        for reader in [&empty, &busy] {
+            store
+                .timeline(Timeline::Home(reader.id), PageRequest::first(1))
+                .await
+                .must("home timeline");
+        }
+    };
+
+    read_first().await;
+    for reader in [&empty, &busy] {
+        assert!(store.follow(reader.id, prolific.id).await.must("follow"));
+        follows.push((reader.id, prolific.id));
+    }
+    check(
+        &posted,
+        &follows,
+        "after following an author read after reading",
+    )
+    .await;
+
+    for n in 150..160 {
+        let id = post(store, &prolific, &format!("later #{n}"), 0).await;
+        posted.push(Posted {
+            id,
+            author: prolific.id,
+        });
+    }
+    check(&posted, &follows, "after the followed author posted more").await;
+
+    read_first().await;
+    assert!(store.unfollow(busy.id, quiet.id).await.must("unfollow"));
+    follows.retain(|pair| *pair != (busy.id, quiet.id));
+    check(&posted, &follows, "after unfollowing the quiet author").await;
+
+    read_first().await;
+    for reader in [&empty, &busy] {
+        assert!(
+            store
+                .unfollow(reader.id, prolific.id)
+                .await
+                .must("unfollow")
+        );
+    }
+    follows.retain(|(_, followee)| *followee != prolific.id);
+    check(&posted, &follows, "after unfollowing the prolific author").await;
+
+    read_first().await;
+    assert!(store.follow(busy.id, quiet.id).await.must("follow"));
+    assert!(store.follow(busy.id, prolific.id).await.must("follow"));
+    follows.extend([(busy.id, quiet.id), (busy.id, prolific.id)]);
+    check(&posted, &follows, "after following both again").await;
+}
