@@ -19,6 +19,26 @@ pub struct Server {
     env: Vec<(String, String)>,
 }
 
+/// Whether a server on `port` answers an HTTP request (any status): a
+/// socket that accepts connections is not yet a server that serves them,
+/// and a test's first request must not race the end of its start-up.
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read as _, Write as _};
+
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut start = [0_u8; 5];
+    stream.read_exact(&mut start).is_ok() && &start == b"HTTP/"
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -87,7 +107,7 @@ impl Server {
                     self.log()
                 );
             }
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if answers_http(self.port) {
                 return;
             }
             assert!(
