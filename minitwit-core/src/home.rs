@@ -51,8 +51,8 @@ pub struct HomeCacheLimits {
 
 impl HomeCacheLimits {
     /// 128 ids per reader (four pages of the site), 1,024 readers on sled
-    /// (at most 1 MiB of ids, plus each reader's list of authors), an hour
-    /// on Redis.
+    /// (at most 2 MiB of ids with their authors, plus each reader's list of
+    /// authors), an hour on Redis.
     pub const DEFAULT: Self = Self {
         entries: 128,
         readers: 1_024,
