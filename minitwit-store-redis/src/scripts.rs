@@ -82,7 +82,8 @@ return redis.call('HGET', key, F_SESSIONS)
 /// `fan_out` adds a new message to the entry of every reader in the
 /// author's `N:fans` set that still has one, trimming it to its size, and
 /// drops from the set the readers whose entry is gone; `forget_home` drops a
-/// reader's entry. `home_followed` and `home_unfollowed` patch a reader's
+/// reader's entry; `add_ids` adds message ids to an entry (each its own
+/// score). `home_followed` and `home_unfollowed` patch a reader's
 /// entry after a follow change instead of dropping it, so that the next
 /// page is not a merge over every followee: a follow adds the new
 /// followee's newest ids from the entry's bound (at most an entry's worth;
@@ -115,6 +116,14 @@ end
 local function forget_home(reader)
   redis.call('DEL', home_key(reader), home_from_key(reader))
 end
+local function add_ids(key, ids)
+  local scored = {}
+  for _, id in ipairs(ids) do
+    scored[#scored + 1] = id
+    scored[#scored + 1] = id
+  end
+  redis.call('ZADD', key, unpack(scored))
+end
 local function home_followed(reader, author)
   if reader == author then return forget_home(reader) end
   local from_key = home_from_key(reader)
@@ -128,12 +137,7 @@ local function home_followed(reader, author)
     redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. from)
   end
   if #ids > 0 then
-    local scored = {}
-    for _, id in ipairs(ids) do
-      scored[#scored + 1] = id
-      scored[#scored + 1] = id
-    end
-    redis.call('ZADD', key, unpack(scored))
+    add_ids(key, ids)
     redis.call('PEXPIRE', key, redis.call('PTTL', from_key))
     local excess = redis.call('ZCARD', key) - HOME_ENTRIES
     if excess > 0 then
@@ -305,7 +309,8 @@ return render(redis.call('ZREVRANGEBYSCORE', key, ARGV[3], '-inf', 'LIMIT', 0, A
 /// one merge when there is none (see [`layout`](crate::layout)); a page
 /// deeper than the entry, or any page when the cache is off, is a merge:
 /// the newest page-size ids of the reader's and each followee's timeline,
-/// sorted. Returns rendered messages, newest first.
+/// sorted. Returns rendered messages, newest first. Needs [`HOME_WRITES`]
+/// and [`RENDER`].
 const HOME_TIMELINE: &str = r"
 local me, max, count = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local function sources_of(reader)
@@ -366,12 +371,7 @@ if HOME_ENTRIES > 0 then
     local newest = merge(sources, HOME_ENTRIES, '+inf')
     redis.call('DEL', home_key(me))
     if #newest > 0 then
-      local scored = {}
-      for _, id in ipairs(newest) do
-        scored[#scored + 1] = id
-        scored[#scored + 1] = id
-      end
-      redis.call('ZADD', home_key(me), unpack(scored))
+      add_ids(home_key(me), newest)
       redis.call('EXPIRE', home_key(me), HOME_LIFETIME)
     end
     from = '0'
@@ -533,7 +533,7 @@ impl Scripts {
         let followees = script(&[FOLLOWEES]);
         let post = script(&[HOME_WRITES, POST_WRITE, POST]);
         let timeline = script(&[RENDER, TIMELINE]);
-        let home_timeline = script(&[RENDER, HOME_TIMELINE]);
+        let home_timeline = script(&[HOME_WRITES, RENDER, HOME_TIMELINE]);
         let secret = script(&[SECRET]);
         let end_sessions = script(&[END_SESSIONS]);
         let follow = script(&[HOME_WRITES, FOLLOW_WRITES, FOLLOW]);
