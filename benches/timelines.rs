@@ -12,13 +12,19 @@
 //! and follow 10, 100, 1,000 and 10,000 of the authors. A second store of the
 //! same backend gets the same data through an export and an import, with
 //! the home cache switched off, so that every home page is merged at read
-//! time: the `merged` baseline. It then measures, at each size:
+//! time: the `merged` baseline. On sled a third store, `cold`, gets the
+//! data the same way and keeps no reader in its home cache, so that every
+//! home page is the merge of a reader's first page: with the newest id of
+//! each author known (`minitwit-store-sled`'s author heads), it opens only
+//! the followees whose messages reach the page. It then measures, at each
+//! size:
 //!
 //! * `public_first`: the newest page of the public timeline;
 //! * `public_deep`: a public page before a message 90% of the way back;
 //! * `user_first`: the newest page of one prolific author;
 //! * `home_first_N`: the newest home page of the reader following N authors,
-//!   `cached` (after the first read filled the cache) and `merged`;
+//!   `cached` (after the first read filled the cache), `merged` and, on
+//!   sled, `cold`;
 //! * `post`: one acknowledged (durable) post by an author two readers
 //!   follow;
 //! * `home_refollow_N`: the reader following N authors unfollows the most
@@ -124,11 +130,11 @@ impl Backend {
         }
     }
 
-    /// A new, empty store, with its home cache (or, `merged`, without),
-    /// and the directory it lives in (sled only), removed when dropped.
+    /// A new, empty store of `kind`, and the directory it lives in (sled
+    /// only), removed when dropped.
     async fn open(
         &self,
-        merged: bool,
+        kind: Kind,
         cache: Option<u64>,
     ) -> (Arc<dyn Store>, Option<tempfile::TempDir>) {
         match self {
@@ -137,10 +143,15 @@ impl Backend {
                     .prefix("minitwit-bench-")
                     .tempdir()
                     .unwrap();
-                let mut config = SledConfig::new(dir.path());
-                if merged {
-                    config = config.home_cache(HomeCacheLimits::OFF);
-                }
+                let config = SledConfig::new(dir.path());
+                let mut config = match kind {
+                    Kind::Cached => config,
+                    Kind::Merged => config.home_cache(HomeCacheLimits::OFF),
+                    Kind::Cold => config.home_cache(HomeCacheLimits {
+                        readers: 0,
+                        ..HomeCacheLimits::DEFAULT
+                    }),
+                };
                 if let Some(bytes) = cache {
                     config = config.cache_capacity(bytes);
                 }
@@ -150,7 +161,7 @@ impl Backend {
                 static NAMESPACES: AtomicUsize = AtomicUsize::new(0);
                 let n = NAMESPACES.fetch_add(1, Ordering::Relaxed);
                 let mut config = RedisConfig::new(server.url()).with_namespace(format!("bench{n}"));
-                if merged {
+                if kind != Kind::Cached {
                     config.home_cache = HomeCacheLimits::OFF;
                 }
                 config.response_timeout = Duration::from_secs(30);
@@ -161,6 +172,17 @@ impl Backend {
     }
 }
 
+/// How a store of a data set reads home timelines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// With its home cache.
+    Cached,
+    /// Without: every page merges every followee.
+    Merged,
+    /// Keeping no reader: every page is a reader's first (sled).
+    Cold,
+}
+
 /// One built data set.
 struct DataSet {
     backend: &'static str,
@@ -169,6 +191,8 @@ struct DataSet {
     store: Arc<dyn Store>,
     /// The same data, every follow read by merging.
     merged: Arc<dyn Store>,
+    /// The same data, every home page a first page (sled only).
+    cold: Option<Arc<dyn Store>>,
     /// Keeps the directories until the data set is dropped.
     _dirs: Vec<tempfile::TempDir>,
     /// The author of rank `USER_RANK`.
@@ -216,7 +240,7 @@ where
 
 async fn build(backend: &Backend, messages: usize, loaders: usize, cache: Option<u64>) -> DataSet {
     let started = Instant::now();
-    let (store, dir) = backend.open(false, cache).await;
+    let (store, dir) = backend.open(Kind::Cached, cache).await;
     eprintln!(
         "building {messages} messages on {} with {loaders} concurrent loaders",
         backend.name()
@@ -284,18 +308,28 @@ async fn build(backend: &Backend, messages: usize, loaders: usize, cache: Option
     ids.sort_unstable();
     let deep = MessageId(ids[ids.len() / 10]);
     eprintln!("built {messages} messages in {:.1?}", started.elapsed());
-    let (merged, merged_dir) = backend.open(true, cache).await;
+    let (merged, merged_dir) = backend.open(Kind::Merged, cache).await;
     copy(&store, &merged).await;
     eprintln!(
         "copied them to the merged baseline in {:.1?}",
         started.elapsed()
     );
+    let (cold, cold_dir) = match backend {
+        Backend::Sled => {
+            let (cold, cold_dir) = backend.open(Kind::Cold, cache).await;
+            copy(&store, &cold).await;
+            eprintln!("and to the cold store in {:.1?}", started.elapsed());
+            (Some(cold), cold_dir)
+        }
+        Backend::Redis(_) => (None, None),
+    };
     DataSet {
         backend: backend.name(),
         messages,
         store,
         merged,
-        _dirs: dir.into_iter().chain(merged_dir).collect(),
+        cold,
+        _dirs: dir.into_iter().chain(merged_dir).chain(cold_dir).collect(),
         prolific: authors[USER_RANK],
         readers,
         deep,
@@ -416,10 +450,10 @@ fn main() {
                 .block_on(set.store.timeline(timeline, page))
                 .unwrap();
             assert_eq!(got.len(), PAGE, "{name} at {} messages", set.messages);
-            let merged = runtime
-                .block_on(set.merged.timeline(timeline, page))
-                .unwrap();
-            assert_eq!(got, merged, "{name}: the index and the merge disagree");
+            for other in std::iter::once(&set.merged).chain(&set.cold) {
+                let merged = runtime.block_on(other.timeline(timeline, page)).unwrap();
+                assert_eq!(got, merged, "{name}: the index and the merge disagree");
+            }
         }
         // After a follow change, the patched entry and the merge agree too.
         for reader in set.readers {
@@ -440,11 +474,11 @@ fn main() {
         let mut group = criterion.benchmark_group(name.as_str());
         for set in &data {
             let (_, timeline, page) = reads(set).swap_remove(op);
-            let stores: &[(&str, &Arc<dyn Store>)] = if name.starts_with("home") {
-                &[("cached", &set.store), ("merged", &set.merged)]
-            } else {
-                &[("", &set.store)]
-            };
+            let mut stores: Vec<(&str, &Arc<dyn Store>)> = vec![("", &set.store)];
+            if name.starts_with("home") {
+                stores = vec![("cached", &set.store), ("merged", &set.merged)];
+                stores.extend(set.cold.iter().map(|cold| ("cold", cold)));
+            }
             for (kind, store) in stores {
                 let id = if kind.is_empty() {
                     format!("{}-{}", set.backend, label(set.messages))

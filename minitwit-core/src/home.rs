@@ -25,7 +25,11 @@
 //! change. Entries of readers who stop reading go: the sled
 //! store keeps the [`HomeCacheLimits::readers`] most recent readers, Redis
 //! lets an entry expire [`HomeCacheLimits::lifetime`] after it was filled
-//! (refreshing it on every read would make every read a write).
+//! (refreshing it on every read would make every read a write). What is
+//! merged is merged cheaply where the backend can: the sled store keeps each
+//! author's newest id in memory and opens only the followees whose messages
+//! reach the page; Redis reads each followee's newest id first, then pages
+//! only from those that reach it.
 //!
 //! The entry is derived data: a backend may lose it at any time (a restart,
 //! an eviction) and rebuild it with one merge. What it must never do is

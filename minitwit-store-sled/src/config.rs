@@ -63,7 +63,8 @@ impl SledConfig {
 
     /// How much the in-memory home-timeline cache holds (see the `home`
     /// module; its `lifetime` is not used: entries live until evicted);
-    /// [`HomeCacheLimits::OFF`] merges every home page, tests use
+    /// [`HomeCacheLimits::OFF`] merges every home page over every followee
+    /// (it also keeps no author's newest id in memory), tests use
     /// [`HomeCacheLimits::TINY`].
     #[must_use]
     pub fn home_cache(mut self, limits: HomeCacheLimits) -> Self {

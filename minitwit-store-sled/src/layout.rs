@@ -76,7 +76,9 @@
 //!   for every followee (found by a prefix scan of `follows`); the `home`
 //!   module keeps what the merge found for recent readers in memory, fed by
 //!   posts, so that only a reader's first page (and pages deeper than what
-//!   it keeps) merges.
+//!   it keeps) merges, and the `heads` module keeps each author's newest id
+//!   in memory, so that a merge reads only the followees whose messages
+//!   reach the page.
 //!
 //! Ids come from sled's `generate_id`, the database's atomic counter, which is
 //! persisted so that it never goes back, even after a crash, plus

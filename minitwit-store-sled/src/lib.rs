@@ -74,9 +74,9 @@
 //! | `is_following` | one point read |
 //! | `latest` | none: held in memory, written by the flusher (see the `latest` module) |
 //! | `followees(limit)` | a prefix scan of `limit` keys plus one read per user |
-//! | `post` | two inserts, one shared sync (and an id added in memory to each cached reader who follows the author) |
+//! | `post` | two inserts, one shared sync (and, in memory, its author's newest id raised and the id added to each cached reader who follows the author) |
 //! | public or user timeline page | a reverse range scan of the page size, a point read per message and per distinct author |
-//! | home timeline page | from the home cache (see the `home` module): a point read per message and per distinct author, the same for 10 followees as for 10,000; for a reader not cached (the first page, or after eviction), a page deeper than the cache, or during a follow's patch of the entry, a prefix scan of the followees, then a k-way merge of their reverse scans: the page size times log(followees) plus the followees |
+//! | home timeline page | from the home cache (see the `home` module): a point read per message and per distinct author, the same for 10 followees as for 10,000; for a reader not cached (the first page, or after eviction), a page deeper than the cache, or during a follow's patch of the entry, a prefix scan of the followees, then a k-way merge of their reverse scans that opens a followee's scan only once its newest id, known in memory (see the `heads` module), is the highest left: about one index descent per message of the page, plus the followees sorted in memory; a followee whose newest id is not known (after a restart, until they post or a merge reads them) costs one descent |
 //! | `set_latest` | a value set in memory, one shared sync (the flusher writes the newest value into sled once per sync, see the `latest` module) |
 //! | `get_or_init_secret`, `end_sessions` | one atomic key update, one shared sync |
 //! | a write naming its users (the simulator's) | a point read of the name index per name, then the write's own cost |
@@ -93,6 +93,7 @@ pub mod config;
 mod decode;
 mod error;
 mod export;
+mod heads;
 mod home;
 mod latest;
 pub mod layout;
@@ -293,7 +294,8 @@ impl SledStore {
 
 /// A page of `reader`'s home timeline: from the cache when it holds the
 /// page; otherwise, for a reader not cached, the cache is filled with one
-/// merge first; a page deeper than the cache is merged.
+/// merge first; a page deeper than the cache is merged. The followees are
+/// read once, for the fill and the merge alike.
 fn home_page(
     trees: &Trees,
     home: &HomeCache,
@@ -303,18 +305,24 @@ fn home_page(
     if let Some(ids) = home.page(reader, page) {
         return trees.render(&ids);
     }
-    if !home.holds(reader) {
-        let epoch = home.epoch_now(reader);
-        let authors = trees.home_authors(reader)?;
-        if let Some(fill) = home.begin_fill(reader, authors.clone(), epoch) {
-            let newest = trees.merged_home_ids(&authors, PageRequest::first(home.entries()))?;
-            home.finish_fill(fill, &newest);
-            if let Some(ids) = home.page(reader, page) {
-                return trees.render(&ids);
-            }
+    // Read before the followees, for the fill (see `HomeCache::begin_fill`).
+    let epoch = home.epoch_now(reader);
+    let authors = trees.home_authors(reader)?;
+    if !home.holds(reader)
+        && let Some(fill) = home.begin_fill(reader, authors.clone(), epoch)
+    {
+        let newest = trees.merged_home_ids(&authors, PageRequest::first(home.entries()))?;
+        home.finish_fill(fill, &newest);
+        if let Some(ids) = home.page(reader, page) {
+            return trees.render(&ids);
         }
     }
-    trees.timeline(Timeline::Home(reader), page)
+    let ids: Vec<MessageId> = trees
+        .merged_home_ids(&authors, page)?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    trees.render(&ids)
 }
 
 impl Drop for SledStore {
@@ -570,6 +578,7 @@ impl Store for SledStore {
         if let Some(latest) = imported.latest {
             self.latest.set(latest);
         }
+        self.trees.heads.clear();
         self.home.clear();
         self.raise_id_floor(imported.max_id)?;
         pending.written().await
@@ -581,6 +590,7 @@ impl Store for SledStore {
         blocking(move || export::clear(&trees)).await?;
         self.latest.clear();
         self.counters.reset();
+        self.trees.heads.clear();
         self.home.clear();
         pending.written().await
     }

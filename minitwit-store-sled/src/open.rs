@@ -5,6 +5,7 @@
 use std::fs::{DirBuilder, File, TryLockError};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use minitwit_core::{Counts, StoreError};
@@ -12,9 +13,12 @@ use minitwit_core::{Counts, StoreError};
 use crate::SledConfig;
 use crate::decode::{decode_counts, decode_id, decode_latest};
 use crate::error::{SledStoreError, sled_error};
+use crate::heads::AuthorHeads;
 use crate::layout::{self, FORMAT};
 
-/// The trees of one store (see the `layout` module). Cheap to clone.
+/// The trees of one store (see the `layout` module), and the newest
+/// message id of recently seen authors, kept in memory beside them. Cheap
+/// to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Trees {
     pub(crate) users: sled::Tree,
@@ -23,6 +27,8 @@ pub(crate) struct Trees {
     pub(crate) messages: sled::Tree,
     pub(crate) user_messages: sled::Tree,
     pub(crate) meta: sled::Tree,
+    /// Raised by every post, read by home merges (see the `heads` module).
+    pub(crate) heads: Arc<AuthorHeads>,
 }
 
 impl Trees {
@@ -91,6 +97,14 @@ pub(crate) fn open(config: &SledConfig) -> Result<Opened, SledStoreError> {
         messages: tree(layout::MESSAGES)?,
         user_messages: tree(layout::USER_MESSAGES)?,
         meta: tree(layout::META)?,
+        heads: Arc::new(AuthorHeads::new(
+            if config.home_cache_limits().entries == 0 {
+                // The home cache off is the plain merge, the benchmarks' baseline.
+                0
+            } else {
+                AuthorHeads::DEFAULT_LIMIT
+            },
+        )),
     };
     check_layout(&trees.meta, &path)?;
     let damaged = |source| SledStoreError::Damaged {

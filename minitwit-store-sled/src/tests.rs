@@ -6,6 +6,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 
 use super::*;
+use crate::heads::Head;
 
 fn new_user(name: &str) -> NewUser {
     NewUser {
@@ -171,4 +172,47 @@ fn ids_are_never_zero_and_grow() {
     let second = store.next_id().unwrap();
     assert!(first > 0);
     assert!(second > first);
+}
+
+#[tokio::test]
+async fn home_merges_after_a_reopen_learn_only_newest_ids_read_from_the_top() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ada, bob, posted) = {
+        let store = SledStore::open(SledConfig::new(dir.path())).unwrap();
+        let ada = store.create_user(new_user("ada")).await.unwrap();
+        let bob = store.create_user(new_user("bob")).await.unwrap();
+        store.follow(ada.id, bob.id).await.unwrap();
+        let mut posted = Vec::new();
+        for n in 0..5 {
+            let text = MessageText::parse(&format!("m{n}")).unwrap();
+            posted.push(store.post(bob.id, text, 0).await.unwrap());
+        }
+        (ada.id, bob.id, posted)
+    };
+    // A new process knows no author's newest id: a merge below a cursor
+    // reads bob's index without taking what it found for bob's newest.
+    let store = SledStore::open(SledConfig::new(dir.path())).unwrap();
+    let authors = [ada, bob];
+    let deep = store
+        .trees
+        .merged_home_ids(&authors, PageRequest::before(posted[2], 1))
+        .unwrap();
+    assert_eq!(deep, [(posted[1], bob)]);
+    let first = store
+        .trees
+        .merged_home_ids(&authors, PageRequest::first(2))
+        .unwrap();
+    assert_eq!(first, [(posted[4], bob), (posted[3], bob)]);
+    // From the top it learns; a later post raises what it learned.
+    let text = MessageText::parse("m5").unwrap();
+    let newest = store.post(bob, text, 0).await.unwrap();
+    let first = store
+        .trees
+        .merged_home_ids(&authors, PageRequest::first(2))
+        .unwrap();
+    assert_eq!(first, [(newest, bob), (posted[4], bob)]);
+    assert_eq!(
+        store.trees.heads.get(&authors).0,
+        [Some(Head::Nothing), Some(Head::Newest(newest))]
+    );
 }

@@ -1,8 +1,7 @@
 //! The read path: users, followees, and timeline pages (the home timeline's
 //! k-way merge included), all from the indexes the writes keep.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap};
 use std::ops::Bound;
 
 use minitwit_core::{
@@ -11,6 +10,7 @@ use minitwit_core::{
 
 use crate::decode::{decode_id, decode_message, decode_pair_second, decode_user};
 use crate::error::sled_error;
+use crate::heads::Head;
 use crate::layout::{id_key, pair_key};
 use crate::open::Trees;
 
@@ -167,13 +167,20 @@ impl Trees {
         Ok(page_builder.messages)
     }
 
-    /// Who `reader`'s home timeline shows: the reader, then every followee.
+    /// Who `reader`'s home timeline shows: the reader and every followee,
+    /// in id order, each once.
     pub(crate) fn home_authors(&self, reader: UserId) -> Result<Vec<UserId>, StoreError> {
-        let mut authors = BTreeSet::from([reader]);
-        for key in self.follows.scan_prefix(id_key(reader.0)).keys() {
-            authors.insert(UserId(decode_pair_second(&key.map_err(sled_error)?)?));
+        // The keys come in followee order.
+        let mut authors = self
+            .follows
+            .scan_prefix(id_key(reader.0))
+            .keys()
+            .map(|key| Ok(UserId(decode_pair_second(&key.map_err(sled_error)?)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if let Err(at) = authors.binary_search(&reader) {
+            authors.insert(at, reader);
         }
-        Ok(authors.into_iter().collect())
+        Ok(authors)
     }
 
     /// The ids of `author`'s newest `limit` messages, newest first.
@@ -192,39 +199,88 @@ impl Trees {
 
     /// The ids of one page of the home timeline of a reader who sees
     /// `authors`, each with its author: a k-way merge of their reverse
-    /// scans.
+    /// scans, each opened only once the author's newest id (from
+    /// [`AuthorHeads`](crate::heads::AuthorHeads)) is the highest left, so
+    /// that the page costs about one index descent per message, not per
+    /// author. Authors whose newest id is not known are read at once (and,
+    /// on a first page, learned).
     pub(crate) fn merged_home_ids(
         &self,
         authors: &[UserId],
         page: PageRequest,
     ) -> Result<Vec<(MessageId, UserId)>, StoreError> {
-        let mut scans: Vec<_> = authors
-            .iter()
-            .map(|author| (*author, self.authored(*author, page.before).keys().rev()))
-            .collect();
-        // The newest unread message of each scan, newest first.
-        let mut heads = BinaryHeap::with_capacity(scans.len());
-        for (index, (_, scan)) in scans.iter_mut().enumerate() {
-            if let Some(key) = scan.next() {
-                heads.push((
-                    decode_pair_second(&key.map_err(sled_error)?)?,
-                    Reverse(index),
-                ));
+        let Some(below) = page
+            .before
+            .map_or(Some(u64::MAX), |before| before.0.checked_sub(1))
+        else {
+            return Ok(Vec::new());
+        };
+        let learn = page.before.is_none();
+        let newest_first = |author: UserId, through: u64| {
+            self.user_messages
+                .range(pair_key(author.0, 0)..=pair_key(author.0, through))
+                .keys()
+                .rev()
+        };
+        let mut scans: Vec<Option<_>> = Vec::with_capacity(authors.len());
+        // The newest unread id of each open scan and the newest possible id
+        // of each unopened author, highest first.
+        let mut heads = BinaryHeap::with_capacity(authors.len());
+        let (known, seen) = self.heads.get(authors);
+        for (index, (author, head)) in authors.iter().zip(known).enumerate() {
+            match head {
+                Some(Head::Nothing) => scans.push(None),
+                Some(Head::Newest(newest)) => {
+                    heads.push((newest.0.min(below), Source::Unopened(index)));
+                    scans.push(None);
+                }
+                None => {
+                    let mut scan = newest_first(*author, below);
+                    let first = scan.next().transpose().map_err(sled_error)?;
+                    let first = first.map(|key| decode_pair_second(&key)).transpose()?;
+                    if learn {
+                        self.heads.learned(
+                            *author,
+                            first.map_or(Head::Nothing, |id| Head::Newest(MessageId(id))),
+                            seen,
+                        );
+                    }
+                    if let Some(id) = first {
+                        heads.push((id, Source::Open(index)));
+                    }
+                    scans.push(Some(scan));
+                }
             }
         }
         let mut ids = Vec::with_capacity(page.limit.min(heads.len().max(1) * 16));
         while ids.len() < page.limit {
-            let Some((id, Reverse(index))) = heads.pop() else {
+            let Some((id, source)) = heads.pop() else {
                 break;
             };
-            let Some((author, scan)) = scans.get_mut(index) else {
+            let index = match source {
+                Source::Open(index) => {
+                    let Some(author) = authors.get(index) else {
+                        break;
+                    };
+                    ids.push((MessageId(id), *author));
+                    index
+                }
+                Source::Unopened(index) => {
+                    let (Some(author), Some(slot)) = (authors.get(index), scans.get_mut(index))
+                    else {
+                        break;
+                    };
+                    *slot = Some(newest_first(*author, id));
+                    index
+                }
+            };
+            let Some(Some(scan)) = scans.get_mut(index) else {
                 break;
             };
-            ids.push((MessageId(id), *author));
             if let Some(key) = scan.next() {
                 heads.push((
                     decode_pair_second(&key.map_err(sled_error)?)?,
-                    Reverse(index),
+                    Source::Open(index),
                 ));
             }
         }
@@ -239,6 +295,17 @@ impl Trees {
         }
         Ok(page_builder.messages)
     }
+}
+
+/// Where the next id of a home merge comes from. At the same id, an
+/// unopened author (whose id is only an upper bound) is opened first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    /// The open scan of the author at this index.
+    Open(usize),
+    /// The author at this index, whose newest id is known but whose index
+    /// is not read yet.
+    Unopened(usize),
 }
 
 /// Collects a page of messages, reading each author once.

@@ -71,6 +71,9 @@ impl SledStore {
             return Err(sled_error(err));
         }
         self.counters.messages.fetch_add(1, Ordering::SeqCst);
+        // The head before the cache: a fill that registers after the cache
+        // hears of this post reads the raised head (see the `heads` module).
+        self.trees.heads.posted(author, MessageId(id));
         self.home.posted(author, MessageId(id));
         Ok(MessageId(id))
     }

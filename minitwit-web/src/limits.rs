@@ -1,9 +1,9 @@
 //! Rate limits on what the site lets anyone try many times: sign-ins (per
 //! client address and per username), sign-ups (per address), posts and
 //! follow changes (per signed-in user). A follow change is limited because
-//! it empties the reader's home-timeline cache: the next home page is then
-//! a merge over every followee, which on Redis runs in the server's one
-//! thread. Over a limit, the answer is `429 Too Many Requests` with
+//! each is a durable write and, for a reader whose home timeline is cached,
+//! a read of the new followee's newest messages to patch it (on Redis in
+//! the server's one thread). Over a limit, the answer is `429 Too Many Requests` with
 //! `Retry-After`, decided before any password is hashed. The simulator API,
 //! which authenticates with its credential, has no such limits.
 //!
