@@ -32,6 +32,20 @@ use minitwit_sim_api::scenario::{
     GeneratorConfig, Pace, ReplayOptions, ReplaySummary, generate, replay, steady_start,
 };
 
+/// What `--help` prints.
+const USAGE: &str = "\
+Usage: scripts/bench [--actions N] [--users N] [--seed N] [--concurrency N] [--targets LIST]
+
+Replays one generated scenario against each target, each a fresh process on
+this machine, and prints throughput, latency, errors, peak memory and server
+CPU per request side by side.
+
+  --actions N       actions in the scenario (default 26000)
+  --users N         distinct users (default 200)
+  --seed N          the generator's seed (default 1)
+  --concurrency N   connections of the replayer (default 16)
+  --targets LIST    comma-separated: ceiling, memory, sled, redis (default all four)";
+
 /// What one run measures.
 struct Options {
     actions: usize,
@@ -54,6 +68,10 @@ impl Options {
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
+            if flag == "-h" || flag == "--help" {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             let value = args
                 .next()
                 .with_context(|| format!("{flag} needs a value"))?;
@@ -63,7 +81,7 @@ impl Options {
                 "--seed" => options.seed = value.parse()?,
                 "--concurrency" => options.concurrency = value.parse()?,
                 "--targets" => options.targets = value.split(',').map(str::to_owned).collect(),
-                other => bail!("unknown option {other}; see the doc comment of examples/bench.rs"),
+                other => bail!("unknown option {other}\n\n{USAGE}"),
             }
         }
         Ok(options)

@@ -44,15 +44,18 @@
 //! unless `--api-user` and `--api-password` say otherwise.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "shared/server.rs"]
+mod server;
+
 use anyhow::Context as _;
 use clap::Parser;
 use rand::Rng as _;
+use server::{Spawned, free_port, spawn_serve};
 
 /// The simulator's per-request timeout.
 const SIMULATOR_TIMEOUT: Duration = Duration::from_millis(300);
@@ -111,49 +114,16 @@ struct Args {
     api_password: String,
 }
 
-/// A server this program started; killed when dropped.
-struct Spawned(Child);
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// Starts the server; its site's URL, and its API's own port's URL when
 /// `api_port`.
-fn spawn(binary: &PathBuf, api_port: bool) -> anyhow::Result<(Spawned, String, Option<String>)> {
+fn spawn(binary: &Path, api_port: bool) -> anyhow::Result<(Spawned, String, Option<String>)> {
     let port = free_port()?;
     let api = if api_port { Some(free_port()?) } else { None };
-    let mut command = Command::new(binary);
-    if let Some(api) = api {
-        command.env("MINITWIT_API_PORT", api.to_string());
-    }
-    let child = command
-        .arg("serve")
-        .env("MINITWIT_STORE", "memory:")
-        .env("ROCKET_ADDRESS", "127.0.0.1")
-        .env("ROCKET_PORT", port.to_string())
-        .env(
-            "MINITWIT_LOG",
-            std::env::var("MINITWIT_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdin(Stdio::null())
-        .spawn()
-        .with_context(|| {
-            format!(
-                "cannot start {} (run `cargo build --release` first)",
-                binary.display()
-            )
-        })?;
-    let spawned = Spawned(child);
+    let env: Vec<_> = api
+        .map(|api| ("MINITWIT_API_PORT", api.to_string()))
+        .into_iter()
+        .collect();
+    let spawned = spawn_serve(binary, "memory:", port, &env)?;
     let deadline = Instant::now() + Duration::from_secs(60);
     for port in std::iter::once(port).chain(api) {
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
