@@ -15,7 +15,8 @@
 //! By default it starts `target/release/minitwit serve` on sled in a
 //! temporary directory (with the environment it was given, so `MINITWIT_*`
 //! settings apply) and stops it at the end; `--url` targets a server you
-//! started instead (its API under `/api`, or at `--api`).
+//! started instead (its API under `/api`, or at `--api`), whose store must
+//! not hold the users this program registers (`author-N`, `reader-N`).
 //!
 //! Loading registers `--authors` users (each registration hashes a
 //! password, about 20 ms of a core), then posts `--messages` messages with
