@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::free_port;
+use support::{answers_http, free_port};
 
 /// A clean clone of the repository this test belongs to, in a temporary
 /// directory.
@@ -96,7 +96,9 @@ impl Running {
             port,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // Ready when it answers HTTP, not when its socket accepts (see
+        // `support::answers_http`).
+        while !answers_http(port) {
             if let Some(status) = running.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!(
                     "the server exited with {status}:\n{}",

@@ -22,7 +22,7 @@ pub struct Server {
 /// Whether a server on `port` answers an HTTP request (any status): a
 /// socket that accepts connections is not yet a server that serves them,
 /// and a test's first request must not race the end of its start-up.
-fn answers_http(port: u16) -> bool {
+pub fn answers_http(port: u16) -> bool {
     use std::io::{Read as _, Write as _};
 
     let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
