@@ -1,8 +1,8 @@
 //! The home page of a reader who follows many, timed through the site: a
 //! store loaded with many messages through the simulator API, then two or
-//! more readers following different numbers of authors sign in and load
-//! their home page (`GET /`), the first time (the reader's first merge) and
-//! again (from the home cache). It also times the public timeline and a
+//! more readers following different numbers of authors sign in (timed: the
+//! sign-in reads the reader's first home page into the home cache) and
+//! load their home page (`GET /`), the first time and again. It also times the public timeline and a
 //! prolific author's timeline early in the load and at its end, and prints
 //! the server's memory at the end. It asserts nothing: it measures.
 //!
@@ -182,14 +182,21 @@ async fn time_timelines(
     Ok(())
 }
 
-/// Signs `username` in on the site; the session's `Cookie` header.
-async fn sign_in(http: &reqwest::Client, site: &str, username: &str) -> anyhow::Result<String> {
+/// Signs `username` in on the site; the session's `Cookie` header and how
+/// long signing in took.
+async fn sign_in(
+    http: &reqwest::Client,
+    site: &str,
+    username: &str,
+) -> anyhow::Result<(String, Duration)> {
+    let started = Instant::now();
     let answer = http
         .post(format!("{site}/login"))
         .header(reqwest::header::ORIGIN, site)
         .form(&[("username", username), ("password", PASSWORD)])
         .send()
         .await?;
+    let took = started.elapsed();
     let cookie = answer
         .headers()
         .get_all(reqwest::header::SET_COOKIE)
@@ -203,7 +210,7 @@ async fn sign_in(http: &reqwest::Client, site: &str, username: &str) -> anyhow::
             answer.status()
         );
     }
-    Ok(cookie)
+    Ok((cookie, took))
 }
 
 /// Registers `name`, coming back after a second while the server says it is
@@ -352,12 +359,13 @@ async fn main() -> anyhow::Result<()> {
     let mut medians = Vec::new();
     for &count in &args.followees {
         let reader = format!("reader-{count}");
-        let cookie = sign_in(&http, &site, &reader).await?;
+        let (cookie, signing_in) = sign_in(&http, &site, &reader).await?;
+        let signing_in = signing_in.as_secs_f64() * 1e3;
         let first = time_page(&http, &site, "/", Some(&cookie), 1).await?[0].as_secs_f64() * 1e3;
         let (p50, p90, max) =
             summary(&mut time_page(&http, &site, "/", Some(&cookie), args.samples).await?);
         println!(
-            "  {reader}: first load {first:.2} ms; then p50 {p50:.2} ms, p90 {p90:.2} ms, max {max:.2} ms"
+            "  {reader}: sign-in {signing_in:.2} ms, first load {first:.2} ms; then p50 {p50:.2} ms, p90 {p90:.2} ms, max {max:.2} ms"
         );
         firsts.push(first);
         medians.push(p50);

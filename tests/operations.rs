@@ -24,6 +24,8 @@
 //!   object, and the line of each request carries its id, method, route
 //!   template, status and latency.
 //! * `/metrics` wants the bearer token when `MINITWIT_METRICS_TOKEN` is set.
+//! * Signing in on the site reads the reader's first home page once (so
+//!   that the page it leads to is in the home cache), as `/metrics` shows.
 //!
 //! Nothing here measures time: waits have generous deadlines and only
 //! print how long they took. `redis-server`, `prometheus` and `promtool`
@@ -1431,6 +1433,67 @@ impl Browser {
             answer.text().await.unwrap_or_default()
         );
     }
+}
+
+/// How many home timeline pages the server has read from its store.
+async fn home_timeline_reads(http: &reqwest::Client, base: &str) -> f64 {
+    scrape(http, base, None)
+        .await
+        .iter()
+        .filter(|sample| {
+            sample.name == "minitwit_store_operation_duration_seconds_count"
+                && sample.labels.get("operation").map(String::as_str) == Some("home_timeline")
+        })
+        .map(|sample| sample.value)
+        .sum()
+}
+
+/// Signing in on the site reads the reader's first home page, so that the
+/// page it sends them to comes from the store's home cache: the sign-in
+/// itself makes one home timeline read, before any `GET /`; a wrong
+/// password makes none.
+#[tokio::test]
+async fn signing_in_prepares_the_home_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sled_store(dir.path(), "data"), dir.path());
+    let http = http_client();
+    let (name, password) = ("Early Reader", "early-reader-password");
+    let mut browser = Browser::new(server.site());
+    browser
+        .expect_redirect(
+            reqwest::Method::POST,
+            "/register",
+            &[
+                ("username", name),
+                ("email", "early@example.org"),
+                ("password", password),
+                ("password2", password),
+            ],
+            "/login",
+        )
+        .await;
+    let before = home_timeline_reads(&http, &server.site()).await;
+    let refused = browser
+        .send(
+            reqwest::Method::POST,
+            "/login",
+            &[("username", name), ("password", "not the password")],
+        )
+        .await;
+    assert!(!refused.status().is_redirection());
+    assert_eq!(home_timeline_reads(&http, &server.site()).await, before);
+    browser
+        .expect_redirect(
+            reqwest::Method::POST,
+            "/login",
+            &[("username", name), ("password", password)],
+            "/",
+        )
+        .await;
+    assert_eq!(
+        home_timeline_reads(&http, &server.site()).await,
+        before + 1.0
+    );
 }
 
 /// Gives the scenario's registrations passwords no log line could hold by

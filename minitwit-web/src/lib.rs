@@ -34,7 +34,7 @@
 //! | `GET /<username>` | one user's messages, with a follow status line |
 //! | `GET, POST /<username>/follow`, `/<username>/unfollow` | follow or unfollow, flash, back to the user's page |
 //! | `POST /add_message` | post a message (field `text`) |
-//! | `GET, POST /register`, `GET, POST /login`, `GET /logout` | accounts and sessions |
+//! | `GET, POST /register`, `GET, POST /login`, `GET /logout` | accounts and sessions; a sign-in also reads the first page of the user's home timeline, so that the page it leads to comes from the store's home cache |
 //! | `GET /avatar/<md5>.svg` | an identicon for an e-mail hash |
 //! | `GET /static/style.css`, `/favicon.svg`, `/favicon.ico` | embedded assets |
 //!
