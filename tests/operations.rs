@@ -1433,6 +1433,48 @@ impl Browser {
             answer.text().await.unwrap_or_default()
         );
     }
+
+    /// Signs up on the site; sent on to the sign-in page.
+    async fn sign_up(&mut self, name: &str, email: &str, password: &str) {
+        self.expect_redirect(
+            reqwest::Method::POST,
+            "/register",
+            &[
+                ("username", name),
+                ("email", email),
+                ("password", password),
+                ("password2", password),
+            ],
+            "/login",
+        )
+        .await;
+    }
+
+    /// Tries to sign in with a wrong password; requires a refusal.
+    async fn sign_in_refused(&mut self, name: &str, wrong_password: &str) {
+        let refused = self
+            .send(
+                reqwest::Method::POST,
+                "/login",
+                &[("username", name), ("password", wrong_password)],
+            )
+            .await;
+        assert!(
+            !refused.status().is_redirection(),
+            "a wrong password signed in"
+        );
+    }
+
+    /// Signs in on the site; sent on to the home timeline.
+    async fn sign_in(&mut self, name: &str, password: &str) {
+        self.expect_redirect(
+            reqwest::Method::POST,
+            "/login",
+            &[("username", name), ("password", password)],
+            "/",
+        )
+        .await;
+    }
 }
 
 /// How many home timeline pages the server has read from its store.
@@ -1459,37 +1501,11 @@ async fn signing_in_prepares_the_home_timeline() {
     let http = http_client();
     let (name, password) = ("Early Reader", "early-reader-password");
     let mut browser = Browser::new(server.site());
-    browser
-        .expect_redirect(
-            reqwest::Method::POST,
-            "/register",
-            &[
-                ("username", name),
-                ("email", "early@example.org"),
-                ("password", password),
-                ("password2", password),
-            ],
-            "/login",
-        )
-        .await;
+    browser.sign_up(name, "early@example.org", password).await;
     let before = home_timeline_reads(&http, &server.site()).await;
-    let refused = browser
-        .send(
-            reqwest::Method::POST,
-            "/login",
-            &[("username", name), ("password", "not the password")],
-        )
-        .await;
-    assert!(!refused.status().is_redirection());
+    browser.sign_in_refused(name, "not the password").await;
     assert_eq!(home_timeline_reads(&http, &server.site()).await, before);
-    browser
-        .expect_redirect(
-            reqwest::Method::POST,
-            "/login",
-            &[("username", name), ("password", password)],
-            "/",
-        )
-        .await;
+    browser.sign_in(name, password).await;
     assert_eq!(
         home_timeline_reads(&http, &server.site()).await,
         before + 1.0
@@ -1575,38 +1591,9 @@ async fn no_secret_is_logged(format: &str, level: &str) {
     );
     secrets.extend([password.to_owned(), wrong_password.to_owned()]);
     let mut browser = Browser::new(server.site());
-    browser
-        .expect_redirect(
-            reqwest::Method::POST,
-            "/register",
-            &[
-                ("username", name),
-                ("email", "reader@example.org"),
-                ("password", password),
-                ("password2", password),
-            ],
-            "/login",
-        )
-        .await;
-    let refused = browser
-        .send(
-            reqwest::Method::POST,
-            "/login",
-            &[("username", name), ("password", wrong_password)],
-        )
-        .await;
-    assert!(
-        !refused.status().is_redirection(),
-        "a wrong password signed in"
-    );
-    browser
-        .expect_redirect(
-            reqwest::Method::POST,
-            "/login",
-            &[("username", name), ("password", password)],
-            "/",
-        )
-        .await;
+    browser.sign_up(name, "reader@example.org", password).await;
+    browser.sign_in_refused(name, wrong_password).await;
+    browser.sign_in(name, password).await;
     assert!(
         !browser.sessions.is_empty(),
         "signing in set no session cookie"
