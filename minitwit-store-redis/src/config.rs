@@ -68,8 +68,18 @@ pub struct RedisConfig {
     /// path with little data. Instances that share a namespace should use
     /// the same.
     pub home_cache: HomeCacheLimits,
+    /// The most followees one Lua script of a home timeline merge reads
+    /// (default [`DEFAULT_MERGE_CHUNK`], at least 1): a reader who follows
+    /// more is merged in several scripts, so that Redis, which runs one
+    /// script at a time for every instance, serves other requests between
+    /// them instead of waiting for one reader's merge. Tests use a tiny
+    /// one to run the chunked merge with little data.
+    pub merge_chunk: usize,
 }
 
+/// The default [`RedisConfig::merge_chunk`]: a script over this many
+/// followees costs Redis about half a millisecond.
+pub const DEFAULT_MERGE_CHUNK: usize = 128;
 /// The namespace used when none is configured.
 pub const DEFAULT_NAMESPACE: &str = "minitwit";
 /// The default [`RedisConfig::connect_timeout`].
@@ -95,6 +105,7 @@ impl RedisConfig {
             reconnect_retries: 0,
             reconnect_delay: Duration::from_millis(10),
             home_cache: HomeCacheLimits::DEFAULT,
+            merge_chunk: DEFAULT_MERGE_CHUNK,
         }
     }
 
@@ -108,10 +119,14 @@ impl RedisConfig {
     /// Checks what can be checked without a server.
     ///
     /// # Errors
-    /// [`RedisStoreError::InvalidNamespace`] or
-    /// [`RedisStoreError::InvalidTimeout`].
+    /// [`RedisStoreError::InvalidNamespace`],
+    /// [`RedisStoreError::InvalidTimeout`] or
+    /// [`RedisStoreError::InvalidMergeChunk`].
     pub fn validate(&self) -> Result<(), RedisStoreError> {
         validate_namespace(&self.namespace)?;
+        if self.merge_chunk == 0 {
+            return Err(RedisStoreError::InvalidMergeChunk);
+        }
         if self.connect_timeout.is_zero()
             || self.response_timeout.is_zero()
             || self.response_timeout > MAX_RESPONSE_TIMEOUT

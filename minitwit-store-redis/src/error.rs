@@ -32,6 +32,10 @@ pub enum RedisStoreError {
         config::MAX_RESPONSE_TIMEOUT
     )]
     InvalidTimeout,
+    /// A [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk) of
+    /// zero.
+    #[error("the Redis home timeline merge chunk must be at least one followee")]
+    InvalidMergeChunk,
     /// The server did not answer, refused the connection or the handshake
     /// (wrong password, no such database), or did not accept the scripts.
     /// The message names the server; the source says what went wrong.

@@ -47,7 +47,15 @@
 //!   entry (and the reader to the followee's `N:fans`), an unfollow removes
 //!   the followee's ids, so the page after a follow change costs the page
 //!   too, not a merge. All of it runs in scripts, so no post can slip
-//!   between a fill, a follow change and what the entry holds.
+//!   between a fill, a follow change and what the entry holds. A reader
+//!   with more followees than [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk)
+//!   is filled in several scripts: each joins some followees' `N:fans`
+//!   and reads their newest ids up to the last message id at the start,
+//!   and a last script, atomic like the others, checks that the follows
+//!   and the messages up to that id are still what the chunks saw, adds
+//!   the messages posted since (and their authors' `N:fans`, which those
+//!   posts emptied of a reader without an entry), and only then stores the
+//!   entry; if anything changed, it stores none and the page is merged.
 //! * The counts are plain counters that the write scripts change in the same
 //!   atomic run as the data, so they are exact on every instance and read
 //!   in one `MGET`. A namespace without `N:layout` (written by an earlier
@@ -270,9 +278,14 @@ local function raise_counter(key, id)
 end
 ",
         ttl = WRITE_TOKEN_TTL.as_secs(),
-        home_entries = if home.is_on() { home.entries } else { 0 },
+        home_entries = home_entries(home),
         home_lifetime = home.lifetime.as_secs().max(1),
     )
+}
+
+/// Ids a home cache entry holds with `home`: 0 when the cache is off.
+pub(crate) fn home_entries(home: HomeCacheLimits) -> usize {
+    if home.is_on() { home.entries } else { 0 }
 }
 
 #[cfg(test)]

@@ -28,7 +28,12 @@
 //!   command. Each is one network round trip.
 //! * **Reads in one round trip.** Looking a user up by name, a page of a
 //!   timeline with its messages and their authors, a list of followees with
-//!   their records: each is one script, so one round trip.
+//!   their records: each is one script, so one round trip. The exception is
+//!   a home page that must merge the timelines of more followees than
+//!   [`RedisConfig::merge_chunk`] (128): it is read in several scripts of
+//!   that many followees each, so that one reader who follows thousands
+//!   never holds Redis' one thread, and with it every instance, for longer
+//!   than about half a millisecond at a time (see the `timeline` module).
 //! * **Indexed timelines.** Timelines are sorted sets scored by message id
 //!   (see [`layout`]); a page costs O(log N + page size) whatever the
 //!   number of stored messages. A home page is a merge over the reader's
@@ -197,6 +202,9 @@ pub struct RedisStore {
     layout: Layout,
     scripts: Arc<Scripts>,
     created: bool,
+    /// One home timeline merge in chunks at a time (see the `timeline`
+    /// module): shared by the clones, so per instance.
+    merges: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -232,6 +240,7 @@ impl RedisStore {
             layout: connected.layout,
             scripts: connected.scripts,
             created: connected.created,
+            merges: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 

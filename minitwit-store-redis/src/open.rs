@@ -44,7 +44,7 @@ pub(crate) async fn connect(config: &RedisConfig) -> Result<Connected, RedisStor
         .await
         .map_err(connect_error)?;
 
-    let scripts = Scripts::new(config.home_cache);
+    let scripts = Scripts::new(config.home_cache, config.merge_chunk);
     let mut load = redis::pipe();
     for source in scripts.sources() {
         load.cmd("SCRIPT").arg("LOAD").arg(source);

@@ -31,7 +31,11 @@
 use minitwit_core::home::HomeCacheLimits;
 use redis::Script;
 
-use crate::layout::lua_prelude;
+use crate::layout::{home_entries, lua_prelude};
+
+/// The most messages posted during a fill in chunks that its last step
+/// takes (see [`HOME_FILL`]): beyond, it gives up and the page is merged.
+pub(crate) const FILL_SINCE_MAX: usize = 1024;
 
 /// `ARGV`: namespace, username, email, password hash, write token, session
 /// generation, latest (`''` for none). Records `latest`, then returns the
@@ -304,34 +308,64 @@ if ARGV[2] ~= '' then key = user_timeline_key(ARGV[2]) end
 return render(redis.call('ZREVRANGEBYSCORE', key, ARGV[3], '-inf', 'LIMIT', 0, ARGV[4]))
 ";
 
-/// `ARGV`: namespace, user id, upper score bound (`+inf` or `(ID`), page
-/// size. Answers from the reader's home cache entry, filling it first with
-/// one merge when there is none (see [`layout`](crate::layout)); a page
-/// deeper than the entry, or any page when the cache is off, is a merge:
-/// the newest page-size ids of the reader's and each followee's timeline,
-/// sorted. Returns rendered messages, newest first. Needs [`HOME_WRITES`]
-/// and [`RENDER`].
-const HOME_TIMELINE: &str = r"
-local me, max, count = ARGV[2], ARGV[3], tonumber(ARGV[4])
+/// Shared by the home timeline scripts: a reader's followees and sources
+/// (the reader and their followees), and the merge of their timelines.
+///
+/// A merge reads the newest id of each source first (below the page's
+/// bound); a source whose newest is older than the `limit`-th newest of
+/// those cannot reach the page, so only the others' timelines are read:
+/// one short read per source plus a few full ones. Without a bound, a
+/// source's newest is the last element of its set, which Redis reaches
+/// directly (a search by score descends the whole skiplist).
+///
+/// A reader with more sources than [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk) is never merged in one
+/// script, which would hold Redis' one thread (every instance's requests)
+/// for one call per source: the scripts below return their sources
+/// instead, and the store reads the newest ids in chunks
+/// ([`HOME_HEADS`], [`HOME_JOIN`]) and the page from the few sources that
+/// reach it ([`HOME_MERGE_PAGE`], [`HOME_FILL`]); see
+/// [`timeline`](crate::timeline).
+const MERGE: &str = r"
+local function followees_of(reader)
+  local followees = {}
+  for _, followee in ipairs(redis.call('ZRANGE', follows_key(reader), 0, -1)) do
+    if followee ~= reader then followees[#followees + 1] = followee end
+  end
+  return followees
+end
 local function sources_of(reader)
   local sources = {reader}
-  for _, followee in ipairs(redis.call('ZRANGE', follows_key(reader), 0, -1)) do
-    if followee ~= reader then sources[#sources + 1] = followee end
-  end
+  for _, followee in ipairs(followees_of(reader)) do sources[#sources + 1] = followee end
   return sources
 end
--- The newest `limit` ids below `bound` of all sources. Two passes, so that
--- a reader following thousands costs one short read per source plus a few
--- full ones: the newest id of each source first; a source whose newest is
--- older than the limit-th newest of those cannot reach the page. Without a
--- bound, a source's newest is the last element of its set, which Redis
--- reaches directly (a search by score descends the whole skiplist).
 local function newest_of(source, bound)
   if bound == '+inf' then
     return redis.call('ZREVRANGE', user_timeline_key(source), 0, 0)[1]
   end
   return redis.call('ZREVRANGEBYSCORE', user_timeline_key(source), bound, '-inf', 'LIMIT', 0, 1)[1]
 end
+-- The newest `limit` of `ids` (numbers), without repeats, as id strings.
+local function newest_ids(ids, limit)
+  table.sort(ids, function(a, b) return a > b end)
+  local newest, last = {}, nil
+  for _, id in ipairs(ids) do
+    if #newest == limit then break end
+    if id ~= last then newest[#newest + 1] = string.format('%.0f', id) end
+    last = id
+  end
+  return newest
+end
+-- The newest `limit` ids, below `bound` and at least `threshold`, of the
+-- timelines of `candidates`.
+local function collect(candidates, bound, threshold, limit)
+  local found = {}
+  for _, source in ipairs(candidates) do
+    local ids = redis.call('ZREVRANGEBYSCORE', user_timeline_key(source), bound, threshold, 'LIMIT', 0, limit)
+    for _, id in ipairs(ids) do found[#found + 1] = tonumber(id) end
+  end
+  return newest_ids(found, limit)
+end
+-- The newest `limit` ids below `bound` of all sources.
 local function merge(sources, limit, bound)
   local heads, reaching = {}, {}
   for _, source in ipairs(sources) do
@@ -348,42 +382,151 @@ local function merge(sources, limit, bound)
     table.sort(heads, function(a, b) return a > b end)
     threshold = heads[limit]
   end
-  local found = {}
+  local candidates = {}
   for _, candidate in ipairs(reaching) do
-    if candidate[2] >= threshold then
-      local ids = redis.call('ZREVRANGEBYSCORE', user_timeline_key(candidate[1]), bound, threshold, 'LIMIT', 0, limit)
-      for _, id in ipairs(ids) do found[#found + 1] = tonumber(id) end
-    end
+    if candidate[2] >= threshold then candidates[#candidates + 1] = candidate[1] end
   end
-  table.sort(found, function(a, b) return a > b end)
-  local newest, last = {}, nil
-  for _, id in ipairs(found) do
-    if #newest == limit then break end
-    if id ~= last then newest[#newest + 1] = string.format('%.0f', id) end
-    last = id
-  end
-  return newest
+  return collect(candidates, bound, threshold, limit)
 end
+-- Makes `newest` (at most an entry's worth, newest first) the reader's
+-- entry: complete from its oldest id, or from 0 when it holds fewer.
+local function store_entry(reader, newest)
+  redis.call('DEL', home_key(reader))
+  if #newest > 0 then
+    add_ids(home_key(reader), newest)
+    redis.call('EXPIRE', home_key(reader), HOME_LIFETIME)
+  end
+  local from = '0'
+  if #newest == HOME_ENTRIES then from = newest[#newest] end
+  redis.call('SET', home_from_key(reader), from, 'EX', HOME_LIFETIME)
+end
+";
+
+/// `ARGV`: namespace, user id, upper score bound (`+inf` or `(ID`), page
+/// size. Answers from the reader's home cache entry, filling it first with
+/// one merge when there is none (see [`layout`](crate::layout)); a page
+/// deeper than the entry, or any page when the cache is off, is a merge.
+/// Returns `{kind, newest, messages, sources, rows}`:
+///
+/// * `{'page', '', '', {}, rows}`: the page, rendered messages newest
+///   first;
+/// * `{'fill', newest, messages, sources, {}}`: there is no entry and the
+///   reader has more sources than [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk): `newest` is the last
+///   message id handed out and `messages` the number of messages, both
+///   now; the store fills the entry in chunks ([`HOME_JOIN`],
+///   [`HOME_FILL`]);
+/// * `{'merge', '', '', sources, {}}`: the page needs a merge over more
+///   sources than [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk); the store merges in chunks
+///   ([`HOME_HEADS`], [`HOME_MERGE_PAGE`]).
+///
+/// Needs [`HOME_WRITES`], [`MERGE`] and [`RENDER`].
+const HOME_TIMELINE: &str = r"
+local me, max, count = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local sources
 if HOME_ENTRIES > 0 then
   local from = redis.call('GET', home_from_key(me))
   if not from then
-    local sources = sources_of(me)
-    local newest = merge(sources, HOME_ENTRIES, '+inf')
-    redis.call('DEL', home_key(me))
-    if #newest > 0 then
-      add_ids(home_key(me), newest)
-      redis.call('EXPIRE', home_key(me), HOME_LIFETIME)
+    sources = sources_of(me)
+    if #sources > MERGE_CHUNK then
+      return {'fill', redis.call('GET', K_NEXT_MESSAGE_ID) or '0',
+        redis.call('GET', K_COUNT_MESSAGES) or '0', sources, {}}
     end
-    from = '0'
-    if #newest == HOME_ENTRIES then from = newest[#newest] end
-    redis.call('SET', home_from_key(me), from, 'EX', HOME_LIFETIME)
+    store_entry(me, merge(sources, HOME_ENTRIES, '+inf'))
     for _, source in ipairs(sources) do redis.call('SADD', fans_key(source), me) end
+    from = redis.call('GET', home_from_key(me))
   end
   -- Only ids of the entry's complete part: at least `from`.
   local ids = redis.call('ZREVRANGEBYSCORE', home_key(me), max, from, 'LIMIT', 0, count)
-  if #ids == count or from == '0' then return render(ids) end
+  if #ids == count or from == '0' then return {'page', '', '', {}, render(ids)} end
 end
-return render(merge(sources_of(me), count, max))
+sources = sources or sources_of(me)
+if #sources > MERGE_CHUNK then return {'merge', '', '', sources, {}} end
+return {'page', '', '', {}, render(merge(sources, count, max))}
+";
+
+/// `ARGV`: namespace, upper score bound (`+inf` or `(ID`), then sources
+/// (at most [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk)). Returns each source's newest message id
+/// below the bound, `''` for none. Needs [`MERGE`].
+const HOME_HEADS: &str = r"
+local out = {}
+for i = 3, #ARGV do out[#out + 1] = newest_of(ARGV[i], ARGV[2]) or '' end
+return out
+";
+
+/// `ARGV`: namespace, upper score bound, threshold, page size, then the
+/// sources whose newest id below the bound is at least the threshold.
+/// Returns the page: the newest ids below the bound of those sources,
+/// rendered. Needs [`MERGE`] and [`RENDER`].
+const HOME_MERGE_PAGE: &str = r"
+local candidates = {}
+for i = 5, #ARGV do candidates[#candidates + 1] = ARGV[i] end
+return render(collect(candidates, ARGV[2], ARGV[3], tonumber(ARGV[4])))
+";
+
+/// `ARGV`: namespace, reader, `newest` of a `fill` answer of
+/// [`HOME_TIMELINE`], then sources (at most [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk)). A step of a
+/// fill in chunks: each source the reader still follows (or the reader)
+/// gets the reader in its `N:fans` set, so its posts from now on reach the
+/// entry (they remove the reader again while the entry does not exist;
+/// [`HOME_FILL`] adds back the authors of those posts). Returns each
+/// source's newest message id of at most `newest`, `''` for none or for a
+/// source no longer followed. Needs [`MERGE`].
+const HOME_JOIN: &str = r"
+local me, newest = ARGV[2], tonumber(ARGV[3])
+local out = {}
+for i = 4, #ARGV do
+  local source, head = ARGV[i], nil
+  if source == me or redis.call('ZSCORE', follows_key(me), source) then
+    redis.call('SADD', fans_key(source), me)
+    local timeline = user_timeline_key(source)
+    head = redis.call('ZREVRANGE', timeline, 0, 0)[1]
+    if head and tonumber(head) > newest then
+      head = redis.call('ZREVRANGEBYSCORE', timeline, ARGV[3], '-inf', 'LIMIT', 0, 1)[1]
+    end
+  end
+  out[#out + 1] = head or ''
+end
+return out
+";
+
+/// `ARGV`: namespace, reader, `newest` and `messages` of the `fill` answer
+/// of [`HOME_TIMELINE`], threshold, the reader's followees then (the
+/// sources after the reader, comma-separated), then the sources whose
+/// newest id (from [`HOME_JOIN`]) is at least the threshold. The last step
+/// of a fill in chunks, atomic: unless someone filled the entry meanwhile,
+/// it checks that the followees and the messages up to `newest` are what
+/// the chunks saw (a follow change or an import meanwhile answers
+/// `changed`, and the caller merges instead), takes every message posted
+/// since `newest` by the reader or a followee (adding its author's `fans`
+/// back; more than [`FILL_SINCE_MAX`] answers `busy`), and the newest ids
+/// up to `newest` of the sources that reach the entry, and stores the
+/// newest of them all as the entry. Returns `filled`, `changed` or `busy`.
+/// Needs [`HOME_WRITES`] and [`MERGE`].
+const HOME_FILL: &str = r"
+local me, newest, messages, threshold = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+if redis.call('EXISTS', home_from_key(me)) == 1 then return 'filled' end
+if table.concat(followees_of(me), ',') ~= ARGV[6] then return 'changed' end
+local since = redis.call('ZRANGEBYSCORE', K_PUBLIC_TIMELINE, '(' .. newest, '+inf',
+  'LIMIT', 0, FILL_SINCE_MAX + 1)
+if #since > FILL_SINCE_MAX then return 'busy' end
+if tonumber(redis.call('GET', K_COUNT_MESSAGES) or '0') ~= messages + #since then
+  return 'changed'
+end
+local found = {}
+for _, id in ipairs(since) do
+  local author = redis.call('HGET', message_key(id), F_AUTHOR)
+  if author and (author == me or redis.call('ZSCORE', follows_key(me), author)) then
+    found[#found + 1] = tonumber(id)
+    redis.call('SADD', fans_key(author), me)
+  end
+end
+for i = 7, #ARGV do
+  local ids = redis.call('ZREVRANGEBYSCORE', user_timeline_key(ARGV[i]), newest, threshold,
+    'LIMIT', 0, HOME_ENTRIES)
+  for _, id in ipairs(ids) do found[#found + 1] = tonumber(id) end
+end
+store_entry(me, newest_ids(found, HOME_ENTRIES))
+return 'filled'
 ";
 
 /// `ARGV`: namespace, secret name, candidate. Returns the stored secret.
@@ -496,6 +639,18 @@ pub(crate) struct Scripts {
     pub(crate) timeline: Script,
     /// See [`HOME_TIMELINE`].
     pub(crate) home_timeline: Script,
+    /// See [`HOME_HEADS`].
+    pub(crate) home_heads: Script,
+    /// See [`HOME_MERGE_PAGE`].
+    pub(crate) home_merge_page: Script,
+    /// See [`HOME_JOIN`].
+    pub(crate) home_join: Script,
+    /// See [`HOME_FILL`].
+    pub(crate) home_fill: Script,
+    /// Ids a home cache entry holds (0 when the cache is off).
+    pub(crate) home_entries: usize,
+    /// Sources per script of a merge in chunks.
+    pub(crate) merge_chunk: usize,
     /// See [`SECRET`].
     pub(crate) secret: Script,
     /// See [`END_SESSIONS`].
@@ -518,9 +673,14 @@ pub(crate) struct Scripts {
 
 impl Scripts {
     /// Builds every script from the prelude (with the home cache's
-    /// limits) and its body.
-    pub(crate) fn new(home: HomeCacheLimits) -> Self {
-        let prelude = lua_prelude(home);
+    /// limits and the merge chunk, see
+    /// [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk)) and
+    /// its body.
+    pub(crate) fn new(home: HomeCacheLimits, merge_chunk: usize) -> Self {
+        let prelude = format!(
+            "{}local MERGE_CHUNK, FILL_SINCE_MAX = {merge_chunk}, {FILL_SINCE_MAX}\n",
+            lua_prelude(home)
+        );
         let mut sources = Vec::new();
         let mut script = |body: &[&str]| {
             let source = format!("{prelude}{}", body.concat());
@@ -533,7 +693,11 @@ impl Scripts {
         let followees = script(&[FOLLOWEES]);
         let post = script(&[HOME_WRITES, POST_WRITE, POST]);
         let timeline = script(&[RENDER, TIMELINE]);
-        let home_timeline = script(&[HOME_WRITES, RENDER, HOME_TIMELINE]);
+        let home_timeline = script(&[HOME_WRITES, MERGE, RENDER, HOME_TIMELINE]);
+        let home_heads = script(&[HOME_WRITES, MERGE, HOME_HEADS]);
+        let home_merge_page = script(&[HOME_WRITES, MERGE, RENDER, HOME_MERGE_PAGE]);
+        let home_join = script(&[HOME_WRITES, MERGE, HOME_JOIN]);
+        let home_fill = script(&[HOME_WRITES, MERGE, HOME_FILL]);
         let secret = script(&[SECRET]);
         let end_sessions = script(&[END_SESSIONS]);
         let follow = script(&[HOME_WRITES, FOLLOW_WRITES, FOLLOW]);
@@ -549,6 +713,12 @@ impl Scripts {
             post,
             timeline,
             home_timeline,
+            home_heads,
+            home_merge_page,
+            home_join,
+            home_fill,
+            home_entries: home_entries(home),
+            merge_chunk,
             secret,
             end_sessions,
             follow,

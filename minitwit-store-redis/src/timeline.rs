@@ -1,11 +1,42 @@
 //! The read path: followee lists and timeline pages, each one script, so
-//! one round trip (the home timeline's merge runs inside Redis).
+//! one round trip; except a home timeline page that needs a merge over more
+//! sources than
+//! [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk), which is read in several scripts so that
+//! no single one holds Redis' thread for long (see [`scripts`](crate::scripts),
+//! `MERGE`):
+//!
+//! * a page deeper than the reader's home cache entry (or any page, with the
+//!   cache off) reads each source's newest id below the page in chunks, then
+//!   the page from the sources that reach it, in one more script;
+//! * a reader's first page (no entry) fills the entry in chunks: each chunk
+//!   joins its sources' `fans` sets and reads their newest ids up to the
+//!   last message id at the start; the last script checks that nothing the
+//!   chunks relied on changed meanwhile, adds the messages posted since, and
+//!   stores the entry. A fill that gives way (a follow change meanwhile)
+//!   leaves no entry and the page is merged; a fill cut short (the caller
+//!   gone, an error) leaves none either, only fans sets that name a reader
+//!   without an entry, which posts clear as they pass.
+//!
+//! Messages up to an id read at the start never change, so the chunks need
+//! not run atomically with each other: only the last step, which decides
+//! what the entry holds, does.
+//!
+//! A store (one server instance) runs one such merge or fill at a time:
+//! readers who follow very many, or one of them asking for many deep pages
+//! at once, queue for their turn instead of taking more of Redis' thread
+//! together. Pages the cache answers never wait for it.
 
 use minitwit_core::{Message, PageRequest, StoreError, Timeline, User, UserId};
+use redis::Script;
 
 use crate::RedisStore;
 use crate::connection::Resend;
 use crate::decode::{MessageRow, corrupt, decode_message, decode_user, parse_id};
+
+/// The answer of the home timeline script: its kind (`page`, `fill` or
+/// `merge`), the last message id and the number of messages (for `fill`),
+/// the reader's sources (for `fill` and `merge`) and the page (for `page`).
+type HomeReply = (String, String, String, Vec<String>, Vec<MessageRow>);
 
 /// Pages are capped at this many messages (and followee lists at this many
 /// users): far beyond any page anybody asks for, and small enough that Redis
@@ -55,17 +86,230 @@ impl RedisStore {
             Some(before) => format!("({}", before.0),
             None => "+inf".to_owned(),
         };
-        let (script, user) = match timeline {
-            Timeline::Public => (&self.scripts.timeline, String::new()),
-            Timeline::User(user) => (&self.scripts.timeline, user.0.to_string()),
-            Timeline::Home(user) => (&self.scripts.home_timeline, user.0.to_string()),
+        let user = match timeline {
+            Timeline::Public => String::new(),
+            Timeline::User(user) => user.0.to_string(),
+            Timeline::Home(reader) => return self.read_home(reader, &max, page.limit).await,
         };
-        let mut invocation = self.invoke(script);
+        let mut invocation = self.invoke(&self.scripts.timeline);
         invocation.arg(user).arg(max).arg(limit_arg(page.limit));
         let rows: Vec<MessageRow> = self
             .conn
             .eval("timeline", &invocation, Resend::Safe)
             .await?;
         rows.into_iter().map(decode_message).collect()
+    }
+
+    /// A page of `reader`'s home timeline below `max` (see the module docs).
+    async fn read_home(
+        &self,
+        reader: UserId,
+        max: &str,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (kind, newest, messages, sources, rows) = self.home_script(reader, max, limit).await?;
+        let rows = match kind.as_str() {
+            "page" => rows,
+            "merge" => {
+                let _turn = self.merge_turn().await?;
+                self.merge_home(&sources, max, limit).await?
+            }
+            "fill" => {
+                let _turn = self.merge_turn().await?;
+                self.fill_home(reader, &newest, &messages, &sources).await?;
+                match self.home_script(reader, max, limit).await? {
+                    (kind, _, _, _, rows) if kind == "page" => rows,
+                    // The fill gave way, or the page is deeper than the entry.
+                    (_, _, _, sources, _) => self.merge_home(&sources, max, limit).await?,
+                }
+            }
+            other => return Err(corrupt(format_args!("home timeline answer {other:?}"))),
+        };
+        rows.into_iter().map(decode_message).collect()
+    }
+
+    /// Waits for this store's turn to merge in chunks.
+    async fn merge_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, StoreError> {
+        self.merges
+            .acquire()
+            .await
+            .map_err(|_| StoreError::backend("the home timeline merge queue is closed"))
+    }
+
+    async fn home_script(
+        &self,
+        reader: UserId,
+        max: &str,
+        limit: usize,
+    ) -> Result<HomeReply, StoreError> {
+        let mut invocation = self.invoke(&self.scripts.home_timeline);
+        invocation.arg(reader.0).arg(max).arg(limit_arg(limit));
+        self.conn
+            .eval("home_timeline", &invocation, Resend::Safe)
+            .await
+    }
+
+    /// The newest `limit` messages below `max` of `sources`, merged in
+    /// chunks.
+    async fn merge_home(
+        &self,
+        sources: &[String],
+        max: &str,
+        limit: usize,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        let heads = self
+            .heads_in_chunks(&self.scripts.home_heads, &[max], sources)
+            .await?;
+        let (threshold, candidates) = reaching(sources, &heads, limit);
+        let mut invocation = self.invoke(&self.scripts.home_merge_page);
+        invocation
+            .arg(max)
+            .arg(threshold)
+            .arg(limit_arg(limit))
+            .arg(candidates);
+        self.conn
+            .eval("home_merge_page", &invocation, Resend::Safe)
+            .await
+    }
+
+    /// Fills `reader`'s home cache entry in chunks, from the `newest` and
+    /// `messages` of a `fill` answer; gives way (leaving no entry) when
+    /// the reader's follows or the messages changed under it.
+    async fn fill_home(
+        &self,
+        reader: UserId,
+        newest: &str,
+        messages: &str,
+        sources: &[String],
+    ) -> Result<(), StoreError> {
+        let heads = self.join_home(reader, newest, sources).await?;
+        let outcome = self
+            .finish_fill(reader, newest, messages, sources, &heads)
+            .await?;
+        if outcome != "filled" {
+            tracing::debug!(reader = reader.0, outcome, "a home cache fill gave way");
+        }
+        Ok(())
+    }
+
+    /// The chunks of a fill: `reader` joins each source's `fans`; each
+    /// source's newest id up to `newest`.
+    async fn join_home(
+        &self,
+        reader: UserId,
+        newest: &str,
+        sources: &[String],
+    ) -> Result<Vec<Option<u64>>, StoreError> {
+        let reader = reader.0.to_string();
+        self.heads_in_chunks(&self.scripts.home_join, &[&reader, newest], sources)
+            .await
+    }
+
+    /// The last step of a fill: `filled`, `changed` or `busy` (see
+    /// `HOME_FILL`).
+    async fn finish_fill(
+        &self,
+        reader: UserId,
+        newest: &str,
+        messages: &str,
+        sources: &[String],
+        heads: &[Option<u64>],
+    ) -> Result<String, StoreError> {
+        let (threshold, candidates) = reaching(sources, heads, self.scripts.home_entries);
+        let followees = sources.get(1..).unwrap_or_default().join(",");
+        let mut invocation = self.invoke(&self.scripts.home_fill);
+        invocation
+            .arg(reader.0)
+            .arg(newest)
+            .arg(messages)
+            .arg(threshold)
+            .arg(followees)
+            .arg(candidates);
+        self.conn.eval("home_fill", &invocation, Resend::Safe).await
+    }
+
+    /// Runs `script` (`HOME_HEADS` or `HOME_JOIN`) over `sources`, at most
+    /// [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk) at a time after the `leading` arguments: each
+    /// source's newest id, `None` for none.
+    async fn heads_in_chunks(
+        &self,
+        script: &Script,
+        leading: &[&str],
+        sources: &[String],
+    ) -> Result<Vec<Option<u64>>, StoreError> {
+        let mut heads = Vec::with_capacity(sources.len());
+        for chunk in sources.chunks(self.scripts.merge_chunk.max(1)) {
+            let mut invocation = self.invoke(script);
+            invocation.arg(leading).arg(chunk);
+            let answered: Vec<String> = self
+                .conn
+                .eval("home_heads", &invocation, Resend::Safe)
+                .await?;
+            if answered.len() != chunk.len() {
+                return Err(corrupt(format_args!(
+                    "{} newest ids for {} sources",
+                    answered.len(),
+                    chunk.len()
+                )));
+            }
+            for head in answered {
+                heads.push(match head.as_str() {
+                    "" => None,
+                    id => Some(parse_id(id, "newest message")?),
+                });
+            }
+        }
+        Ok(heads)
+    }
+}
+
+/// Of `sources` with their newest ids `heads`, the sources whose messages
+/// can reach the newest `limit`, and the id their messages must reach: the
+/// `limit`-th newest head (0 when fewer sources have messages), since the
+/// newest `limit` messages of all are at least that.
+fn reaching<'a>(sources: &'a [String], heads: &[Option<u64>], limit: usize) -> (u64, Vec<&'a str>) {
+    let mut newest: Vec<u64> = heads.iter().flatten().copied().collect();
+    let threshold = match limit.checked_sub(1) {
+        Some(nth) if nth < newest.len() => *newest.select_nth_unstable_by(nth, |a, b| b.cmp(a)).1,
+        _ => 0,
+    };
+    let candidates = sources
+        .iter()
+        .zip(heads)
+        .filter(|(_, head)| head.is_some_and(|head| head >= threshold))
+        .map(|(source, _)| source.as_str())
+        .collect();
+    (threshold, candidates)
+}
+
+#[cfg(all(test, feature = "test-server"))]
+#[allow(clippy::unwrap_used)]
+mod fill_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::reaching;
+
+    fn sources(count: usize) -> Vec<String> {
+        (1..=count).map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn only_sources_whose_newest_reaches_the_page_are_read() {
+        let sources = sources(5);
+        let heads = [Some(50), None, Some(10), Some(40), Some(30)];
+        assert_eq!(reaching(&sources, &heads, 2), (40, vec!["1", "4"]));
+        assert_eq!(
+            reaching(&sources, &heads, 4),
+            (10, vec!["1", "3", "4", "5"])
+        );
+    }
+
+    #[test]
+    fn fewer_sources_with_messages_than_the_page_read_them_all() {
+        let sources = sources(3);
+        let heads = [Some(5), None, Some(7)];
+        assert_eq!(reaching(&sources, &heads, 3), (0, vec!["1", "3"]));
+        assert_eq!(reaching(&sources, &heads, 0), (0, vec!["1", "3"]));
     }
 }

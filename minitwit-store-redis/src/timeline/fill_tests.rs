@@ -1,0 +1,251 @@
+//! A fill in chunks with writes between its steps, on a real `redis-server`:
+//! the entry it leaves (or does not) always gives the pages a merge gives.
+
+use std::time::Duration;
+
+use minitwit_core::home::HomeCacheLimits;
+use minitwit_core::{
+    Email, MessageId, MessageText, NewUser, PageRequest, PasswordHash, Store, Timeline, UserId,
+    Username,
+};
+
+use crate::test_server::{shared_url, unique_namespace};
+use crate::{RedisConfig, RedisStore};
+
+/// A store filling and merging one followee per script, and a second one
+/// on the same namespace that merges every page in one script (no cache):
+/// what every page must equal.
+async fn stores() -> (RedisStore, RedisStore) {
+    let mut config = RedisConfig::new(shared_url()).with_namespace(unique_namespace("fill"));
+    config.response_timeout = Duration::from_secs(5);
+    config.connect_timeout = Duration::from_secs(2);
+    let mut plain = config.clone();
+    config.merge_chunk = 1;
+    plain.home_cache = HomeCacheLimits::OFF;
+    plain.merge_chunk = usize::MAX;
+    let chunked = RedisStore::connect(config).await.unwrap();
+    let plain = RedisStore::connect(plain).await.unwrap();
+    (chunked, plain)
+}
+
+async fn register(store: &RedisStore, name: &str) -> UserId {
+    store
+        .create_user(NewUser {
+            username: Username::parse(name).unwrap(),
+            email: Email::parse(&format!("{name}@example.org")).unwrap(),
+            password_hash: PasswordHash::from_phc(
+                "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA".into(),
+            ),
+            session_generation: 1,
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+async fn post(store: &RedisStore, author: UserId) -> MessageId {
+    store
+        .post(author, MessageText::parse("a message").unwrap(), 0)
+        .await
+        .unwrap()
+}
+
+async fn home(store: &RedisStore, reader: UserId) -> Vec<u64> {
+    store
+        .timeline(Timeline::Home(reader), PageRequest::first(50))
+        .await
+        .unwrap()
+        .iter()
+        .map(|message| message.id.0)
+        .collect()
+}
+
+/// A reader following three authors with two messages each, an author
+/// they do not follow yet with two older messages; the `fill` answer of a
+/// first page and the newest ids read by the fill's chunks.
+struct Filling {
+    reader: UserId,
+    followees: Vec<UserId>,
+    stranger: UserId,
+    newest: String,
+    messages: String,
+    sources: Vec<String>,
+    heads: Vec<Option<u64>>,
+}
+
+async fn start_fill(store: &RedisStore) -> Filling {
+    let reader = register(store, "reader").await;
+    let stranger = register(store, "stranger").await;
+    post(store, stranger).await;
+    post(store, stranger).await;
+    let mut followees = Vec::new();
+    for n in 0..3 {
+        let author = register(store, &format!("author{n}")).await;
+        post(store, author).await;
+        post(store, author).await;
+        assert!(store.follow(reader, author).await.unwrap());
+        followees.push(author);
+    }
+    let (kind, newest, messages, sources, _) = store.home_script(reader, "+inf", 50).await.unwrap();
+    assert_eq!(kind, "fill");
+    assert_eq!(sources.len(), 4);
+    let heads = store.join_home(reader, &newest, &sources).await.unwrap();
+    Filling {
+        reader,
+        followees,
+        stranger,
+        newest,
+        messages,
+        sources,
+        heads,
+    }
+}
+
+impl Filling {
+    async fn finish(&self, store: &RedisStore) -> String {
+        store
+            .finish_fill(
+                self.reader,
+                &self.newest,
+                &self.messages,
+                &self.sources,
+                &self.heads,
+            )
+            .await
+            .unwrap()
+    }
+}
+
+async fn has_entry(store: &RedisStore, reader: UserId) -> bool {
+    let mut exists = redis::cmd("EXISTS");
+    exists.arg(format!(
+        "{}:home_from:{}",
+        store.layout.namespace(),
+        reader.0
+    ));
+    store.conn.query::<u64>("test", &exists).await.unwrap() == 1
+}
+
+#[tokio::test]
+async fn a_first_page_in_chunks_fills_the_entry_that_posts_then_reach() {
+    let (store, plain) = stores().await;
+    let filling = start_fill(&store).await;
+    assert_eq!(filling.finish(&store).await, "filled");
+    assert!(has_entry(&store, filling.reader).await);
+    assert_eq!(
+        home(&store, filling.reader).await,
+        home(&plain, filling.reader).await
+    );
+    assert_eq!(home(&store, filling.reader).await.len(), 6);
+    let later = post(&store, filling.followees[1]).await;
+    assert_eq!(home(&store, filling.reader).await[0], later.0);
+    assert_eq!(
+        home(&store, filling.reader).await,
+        home(&plain, filling.reader).await
+    );
+}
+
+#[tokio::test]
+async fn posts_during_a_fill_are_in_the_entry_and_their_authors_reach_it_again() {
+    let (store, plain) = stores().await;
+    let filling = start_fill(&store).await;
+    // After their chunk: these posts find no entry and drop the reader from
+    // their authors' fans.
+    let during = post(&store, filling.followees[0]).await;
+    let own = post(&store, filling.reader).await;
+    post(&store, filling.stranger).await;
+    assert_eq!(filling.finish(&store).await, "filled");
+    let page = home(&store, filling.reader).await;
+    assert_eq!(page[..2], [own.0, during.0]);
+    assert_eq!(page, home(&plain, filling.reader).await);
+    let after = post(&store, filling.followees[0]).await;
+    let own_after = post(&store, filling.reader).await;
+    assert_eq!(
+        home(&store, filling.reader).await[..2],
+        [own_after.0, after.0]
+    );
+    assert_eq!(
+        home(&store, filling.reader).await,
+        home(&plain, filling.reader).await
+    );
+}
+
+#[tokio::test]
+async fn a_follow_or_an_unfollow_during_a_fill_leaves_no_entry() {
+    let (store, plain) = stores().await;
+    let filling = start_fill(&store).await;
+    assert!(
+        store
+            .follow(filling.reader, filling.stranger)
+            .await
+            .unwrap()
+    );
+    assert_eq!(filling.finish(&store).await, "changed");
+    assert!(!has_entry(&store, filling.reader).await);
+    let page = home(&store, filling.reader).await;
+    assert_eq!(
+        page.len(),
+        8,
+        "the stranger's older messages are on the page"
+    );
+    assert_eq!(page, home(&plain, filling.reader).await);
+
+    let (store, plain) = stores().await;
+    let filling = start_fill(&store).await;
+    assert!(
+        store
+            .unfollow(filling.reader, filling.followees[2])
+            .await
+            .unwrap()
+    );
+    assert_eq!(filling.finish(&store).await, "changed");
+    assert!(!has_entry(&store, filling.reader).await);
+    assert_eq!(home(&store, filling.reader).await.len(), 4);
+    assert_eq!(
+        home(&store, filling.reader).await,
+        home(&plain, filling.reader).await
+    );
+}
+
+#[tokio::test]
+async fn a_fill_that_did_not_see_every_message_leaves_no_entry() {
+    let (store, _) = stores().await;
+    let filling = start_fill(&store).await;
+    // A message counted that is not above the fill's newest id: what an
+    // import of older ids meanwhile looks like.
+    let mut count = redis::cmd("INCR");
+    count.arg(format!("{}:count:messages", store.layout.namespace()));
+    store.conn.query::<u64>("test", &count).await.unwrap();
+    assert_eq!(filling.finish(&store).await, "changed");
+    assert!(!has_entry(&store, filling.reader).await);
+}
+
+#[tokio::test]
+async fn a_fill_outrun_by_posts_leaves_no_entry() {
+    let (store, plain) = stores().await;
+    let filling = start_fill(&store).await;
+    for _ in 0..=crate::scripts::FILL_SINCE_MAX {
+        post(&store, filling.stranger).await;
+    }
+    assert_eq!(filling.finish(&store).await, "busy");
+    assert!(!has_entry(&store, filling.reader).await);
+    assert_eq!(
+        home(&store, filling.reader).await,
+        home(&plain, filling.reader).await
+    );
+}
+
+#[tokio::test]
+async fn a_fill_finished_twice_or_after_another_keeps_the_first_entry() {
+    let (store, plain) = stores().await;
+    let filling = start_fill(&store).await;
+    assert_eq!(home(&store, filling.reader).await.len(), 6);
+    assert_eq!(filling.finish(&store).await, "filled");
+    let later = post(&store, filling.followees[2]).await;
+    assert_eq!(filling.finish(&store).await, "filled");
+    assert_eq!(home(&store, filling.reader).await[0], later.0);
+    assert_eq!(
+        home(&store, filling.reader).await,
+        home(&plain, filling.reader).await
+    );
+}
