@@ -77,6 +77,10 @@ const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoa
 /// Readers created for first pages: each is a reader the cache has not seen.
 const FIRST_PAGE_READERS: usize = 8;
 
+/// Readers whose first page is read while others post, and tasks posting.
+const FLOOD_READERS: usize = 4;
+const FLOOD_WRITERS: usize = 8;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -85,11 +89,11 @@ async fn main() -> anyhow::Result<()> {
         "loading: {} authors, {} messages, {} readers following all of them",
         args.followees,
         args.messages,
-        FIRST_PAGE_READERS + 1
+        FIRST_PAGE_READERS + FLOOD_READERS + 1
     );
     let started = Instant::now();
     let authors = register(&store, "author", args.followees).await?;
-    let readers = register(&store, "reader", FIRST_PAGE_READERS + 1).await?;
+    let readers = register(&store, "reader", FIRST_PAGE_READERS + FLOOD_READERS + 1).await?;
     let follows = readers
         .iter()
         .flat_map(|reader| authors.iter().map(move |author| (*reader, *author)));
@@ -120,7 +124,8 @@ async fn main() -> anyhow::Result<()> {
     let alone = victims(&store, args.victims, phase).await?;
     report("victims alone", &alone, phase);
 
-    let first_readers = readers[1..].to_vec();
+    let first_readers = readers[1..=FIRST_PAGE_READERS].to_vec();
+    let flood_readers = readers[FIRST_PAGE_READERS + 1..].to_vec();
     let first_pages = {
         let store = Arc::clone(&store);
         async move {
@@ -172,6 +177,64 @@ async fn main() -> anyhow::Result<()> {
         deep.len(),
         ms(percentile(&mut deep, 0.5)),
         ms(percentile(&mut deep, 1.0)),
+    );
+    first_pages_during_a_flood(&store, &authors, &flood_readers).await?;
+    Ok(())
+}
+
+/// The first home page of each of `readers` while other tasks post as
+/// fast as the store takes it, then their second page: when the first one
+/// filled the reader's cache entry despite the posts, the second comes from
+/// it.
+async fn first_pages_during_a_flood(
+    store: &Arc<dyn Store>,
+    authors: &[UserId],
+    readers: &[UserId],
+) -> anyhow::Result<()> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..FLOOD_WRITERS)
+        .map(|writer| {
+            let store = Arc::clone(store);
+            let stop = Arc::clone(&stop);
+            let authors = authors.to_vec();
+            tokio::spawn(async move {
+                let mut posted = 0_usize;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let index = writer + posted * FLOOD_WRITERS;
+                    let text = MessageText::parse("posted during first pages")?;
+                    let author = authors[skewed(index, authors.len())];
+                    store.post(author, text, index as Timestamp).await?;
+                    posted += 1;
+                }
+                anyhow::Ok(posted)
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let mut first = Vec::new();
+    let mut second = Vec::new();
+    for reader in readers {
+        for times in [&mut first, &mut second] {
+            let page_started = Instant::now();
+            store
+                .timeline(Timeline::Home(*reader), PageRequest::first(30))
+                .await?;
+            times.push(page_started.elapsed());
+        }
+    }
+    let elapsed = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut posted = 0;
+    for writer in writers {
+        posted += writer.await??;
+    }
+    println!(
+        "during {:.0} posts/s: {} first pages, p50 {:.2} ms; the page after each, p50 {:.2} ms, max {:.2} ms",
+        posted as f64 / elapsed.as_secs_f64(),
+        first.len(),
+        ms(percentile(&mut first, 0.5)),
+        ms(percentile(&mut second, 0.5)),
+        ms(percentile(&mut second, 1.0)),
     );
     Ok(())
 }

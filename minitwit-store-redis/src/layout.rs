@@ -20,6 +20,7 @@
 //! | `N:home:{id}` | sorted set | the home cache entry of reader `id`: the ids of their newest home messages, score = message id; expires | home timeline reads, `post`, `follow`, `unfollow` |
 //! | `N:home_from:{id}` | string | every home message of reader `id` with an id of at least this is in `N:home:{id}`; its existence marks the entry; expires with it | home timeline reads, `post`, `follow`, `unfollow` |
 //! | `N:fans:{id}` | set | the readers with a home cache entry who see user `id`'s posts (emptied lazily) | home timeline reads, `post`, `follow`, `unfollow` |
+//! | `N:home_filling:{id}` | string | reader `id`'s entry is being filled in chunks since this message id; a follow change of the reader removes it; expires after [`FILL_MARK_TTL`] | home timeline reads, `follow`, `unfollow` |
 //! | `N:latest` | string | the simulator's last `latest` | `set_latest` |
 //! | `N:secrets` | hash | secret name → bytes, first writer wins | `get_or_init_secret` |
 //! | `N:write:{token}` | string | the id a `create_user` or `post` call created; expires after [`WRITE_TOKEN_TTL`] | `create_user`, `post` |
@@ -49,12 +50,15 @@
 //!   too, not a merge. All of it runs in scripts, so no post can slip
 //!   between a fill, a follow change and what the entry holds. A reader
 //!   with more followees than [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk)
-//!   is filled in several scripts: each joins some followees' `N:fans`
-//!   and reads their newest ids up to the last message id at the start,
-//!   and a last script, atomic like the others, checks that the follows
-//!   and the messages up to that id are still what the chunks saw, adds
-//!   the messages posted since (and their authors' `N:fans`, which those
-//!   posts emptied of a reader without an entry), and only then stores the
+//!   is filled in several scripts: the first marks the fill
+//!   (`N:home_filling:{id}`, which any follow change of the reader
+//!   removes), each next one joins some followees' `N:fans` and reads
+//!   their newest ids up to the last message id at the start, and a last
+//!   script, atomic like the others, checks that the mark, the follows and
+//!   the messages up to that id are still what the chunks saw, adds the
+//!   messages posted since (and their authors' `N:fans`, which those posts
+//!   emptied of a reader without an entry; when many were posted, scripts
+//!   before it take them a chunk at a time), and only then stores the
 //!   entry; if anything changed, it stores none and the page is merged.
 //! * The counts are plain counters that the write scripts change in the same
 //!   atomic run as the data, so they are exact on every instance and read
@@ -133,6 +137,11 @@ const HOME: &str = "home:";
 const HOME_FROM: &str = "home_from:";
 /// `N:fans:{id}`.
 const FANS: &str = "fans:";
+/// `N:home_filling:{id}`.
+const HOME_FILLING: &str = "home_filling:";
+/// How long `N:home_filling:{id}` outlives the start of its fill: far
+/// longer than a fill takes.
+pub const FILL_MARK_TTL: Duration = Duration::from_secs(60);
 /// `N:secrets`.
 const SECRETS: &str = "secrets";
 /// `N:write:{token}`.
@@ -269,8 +278,10 @@ local function write_key(token) return P .. '{WRITE}' .. token end
 local function home_key(id) return P .. '{HOME}' .. id end
 local function home_from_key(id) return P .. '{HOME_FROM}' .. id end
 local function fans_key(id) return P .. '{FANS}' .. id end
+local function home_filling_key(id) return P .. '{HOME_FILLING}' .. id end
 local HOME_ENTRIES, HOME_LIFETIME = {home_entries}, {home_lifetime}
 local WRITE_TOKEN_TTL = {ttl}
+local FILL_MARK_TTL = {fill_mark_ttl}
 local function id_string(n) return string.format('%d', n) end
 local function raise_counter(key, id)
   local current = tonumber(redis.call('GET', key) or '0')
@@ -278,6 +289,7 @@ local function raise_counter(key, id)
 end
 ",
         ttl = WRITE_TOKEN_TTL.as_secs(),
+        fill_mark_ttl = FILL_MARK_TTL.as_secs(),
         home_entries = home_entries(home),
         home_lifetime = home.lifetime.as_secs().max(1),
     )

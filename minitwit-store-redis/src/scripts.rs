@@ -33,8 +33,8 @@ use redis::Script;
 
 use crate::layout::{home_entries, lua_prelude};
 
-/// The most messages posted during a fill in chunks that its last step
-/// takes (see [`HOME_FILL`]): beyond, it gives up and the page is merged.
+/// The most messages posted during a fill in chunks that one script takes
+/// (see [`HOME_CATCH_UP`] and [`HOME_FILL`]).
 pub(crate) const FILL_SINCE_MAX: usize = 1024;
 
 /// `ARGV`: namespace, username, email, password hash, write token, session
@@ -118,7 +118,7 @@ local function fan_out(author, id)
   end
 end
 local function forget_home(reader)
-  redis.call('DEL', home_key(reader), home_from_key(reader))
+  redis.call('DEL', home_key(reader), home_from_key(reader), home_filling_key(reader))
 end
 local function add_ids(key, ids)
   local scored = {}
@@ -163,13 +163,15 @@ end
 ";
 
 /// Shared by the follow scripts: `follow_edge` and `unfollow_edge` change
-/// one edge with its count and home cache, and return 1 when something
-/// changed, 0 otherwise. Needs [`HOME_WRITES`].
+/// one edge with its count and home cache (and end the mark of a fill in
+/// chunks of the follower's entry, see [`HOME_FILL`]), and return 1 when
+/// something changed, 0 otherwise. Needs [`HOME_WRITES`].
 const FOLLOW_WRITES: &str = r"
 local function follow_edge(follower, followee)
   local added = redis.call('ZADD', follows_key(follower), 'NX', followee, followee)
   if added == 1 then
     redis.call('INCR', K_COUNT_FOLLOWS)
+    redis.call('DEL', home_filling_key(follower))
     home_followed(follower, followee)
   end
   return added
@@ -178,6 +180,7 @@ local function unfollow_edge(follower, followee)
   local removed = redis.call('ZREM', follows_key(follower), followee)
   if removed == 1 then
     redis.call('DECR', K_COUNT_FOLLOWS)
+    redis.call('DEL', home_filling_key(follower))
     if follower ~= followee then redis.call('SREM', fans_key(followee), follower) end
     home_unfollowed(follower, followee)
   end
@@ -388,6 +391,17 @@ local function merge(sources, limit, bound)
   end
   return collect(candidates, bound, threshold, limit)
 end
+-- Whether message `id` is on `reader`'s home timeline (by them or a
+-- followee); if so, its author's `fans` get the reader back, since a post
+-- drops from them a reader who has no entry yet.
+local function takes_post(reader, id)
+  local author = redis.call('HGET', message_key(id), F_AUTHOR)
+  if not author or (author ~= reader and not redis.call('ZSCORE', follows_key(reader), author)) then
+    return false
+  end
+  redis.call('SADD', fans_key(author), reader)
+  return true
+end
 -- Makes `newest` (at most an entry's worth, newest first) the reader's
 -- entry: complete from its oldest id, or from 0 when it holds fewer.
 local function store_entry(reader, newest)
@@ -411,10 +425,12 @@ end
 /// * `{'page', '', '', {}, rows}`: the page, rendered messages newest
 ///   first;
 /// * `{'fill', newest, messages, sources, {}}`: there is no entry and the
-///   reader has more sources than [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk): `newest` is the last
-///   message id handed out and `messages` the number of messages, both
-///   now; the store fills the entry in chunks ([`HOME_JOIN`],
-///   [`HOME_FILL`]);
+///   reader has more sources than
+///   [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk):
+///   `newest` is the last message id handed out and `messages` the number
+///   of messages, both now, and `N:home_filling:{reader}` marks the fill
+///   with `newest`; the store fills the entry in chunks ([`HOME_JOIN`],
+///   [`HOME_CATCH_UP`], [`HOME_FILL`]);
 /// * `{'merge', '', '', sources, {}}`: the page needs a merge over more
 ///   sources than [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk); the store merges in chunks
 ///   ([`HOME_HEADS`], [`HOME_MERGE_PAGE`]).
@@ -428,8 +444,9 @@ if HOME_ENTRIES > 0 then
   if not from then
     sources = sources_of(me)
     if #sources > MERGE_CHUNK then
-      return {'fill', redis.call('GET', K_NEXT_MESSAGE_ID) or '0',
-        redis.call('GET', K_COUNT_MESSAGES) or '0', sources, {}}
+      local newest = redis.call('GET', K_NEXT_MESSAGE_ID) or '0'
+      redis.call('SET', home_filling_key(me), newest, 'EX', FILL_MARK_TTL)
+      return {'fill', newest, redis.call('GET', K_COUNT_MESSAGES) or '0', sources, {}}
     end
     store_entry(me, merge(sources, HOME_ENTRIES, '+inf'))
     for _, source in ipairs(sources) do redis.call('SADD', fans_key(source), me) end
@@ -489,43 +506,70 @@ end
 return out
 ";
 
-/// `ARGV`: namespace, reader, `newest` and `messages` of the `fill` answer
-/// of [`HOME_TIMELINE`], threshold, the reader's followees then (the
-/// sources after the reader, comma-separated), then the sources whose
-/// newest id (from [`HOME_JOIN`]) is at least the threshold. The last step
-/// of a fill in chunks, atomic: unless someone filled the entry meanwhile,
-/// it checks that the followees and the messages up to `newest` are what
-/// the chunks saw (a follow change or an import meanwhile answers
-/// `changed`, and the caller merges instead), takes every message posted
-/// since `newest` by the reader or a followee (adding its author's `fans`
-/// back; more than [`FILL_SINCE_MAX`] answers `busy`), and the newest ids
-/// up to `newest` of the sources that reach the entry, and stores the
-/// newest of them all as the entry. Returns `filled`, `changed` or `busy`.
-/// Needs [`HOME_WRITES`] and [`MERGE`].
+/// `ARGV`: namespace, reader, an id, a count. Takes the next `count`
+/// messages after the id (see `takes_post` in [`MERGE`]), for a fill in
+/// chunks that more messages were posted during than [`HOME_FILL`] takes
+/// at once. Returns `{last, taken, ids}`: the last message id looked at
+/// (the id given when none), how many were looked at, and the ids of those
+/// on the reader's home timeline. Needs [`MERGE`].
+const HOME_CATCH_UP: &str = r"
+local me, after = ARGV[2], ARGV[3]
+local since = redis.call('ZRANGEBYSCORE', K_PUBLIC_TIMELINE, '(' .. after, '+inf',
+  'LIMIT', 0, tonumber(ARGV[4]))
+local ids = {}
+for _, id in ipairs(since) do
+  if takes_post(me, id) then ids[#ids + 1] = id end
+end
+return {since[#since] or after, #since, ids}
+";
+
+/// `ARGV`: namespace, reader, `newest` of the `fill` answer of
+/// [`HOME_TIMELINE`], the id up to which the messages since were taken
+/// (`newest` when none were, else the `last` of [`HOME_CATCH_UP`]), the
+/// number of messages up to that id (the `messages` of the `fill` answer
+/// plus what the catch-ups looked at), threshold, the reader's followees
+/// then (the sources after the reader, comma-separated), the number of
+/// ids that follow, those ids (the newest on the reader's home timeline
+/// that the catch-ups found), then the sources whose newest id (from
+/// [`HOME_JOIN`]) is at least the threshold.
+///
+/// The last step of a fill in chunks, atomic: unless someone filled the
+/// entry meanwhile (`filled`), it checks that the fill's mark is still
+/// there (no follow change of the reader), that the followees are those
+/// the chunks read, and that the messages up to the last id taken are
+/// those counted (no import of older ids): else `changed`, and the caller
+/// merges instead. It takes the messages posted since (more than
+/// [`FILL_SINCE_MAX`]: `busy`, and the caller catches up first), and the
+/// newest ids up to `newest` of the sources that reach the entry, and
+/// stores the newest of them all as the entry: `filled`. Needs
+/// [`HOME_WRITES`] and [`MERGE`].
 const HOME_FILL: &str = r"
-local me, newest, messages, threshold = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local me, newest, after = ARGV[2], ARGV[3], ARGV[4]
+local counted, threshold = tonumber(ARGV[5]), ARGV[6]
 if redis.call('EXISTS', home_from_key(me)) == 1 then return 'filled' end
-if table.concat(followees_of(me), ',') ~= ARGV[6] then return 'changed' end
-local since = redis.call('ZRANGEBYSCORE', K_PUBLIC_TIMELINE, '(' .. newest, '+inf',
+if redis.call('GET', home_filling_key(me)) ~= newest
+  or table.concat(followees_of(me), ',') ~= ARGV[7] then
+  return 'changed'
+end
+local since = redis.call('ZRANGEBYSCORE', K_PUBLIC_TIMELINE, '(' .. after, '+inf',
   'LIMIT', 0, FILL_SINCE_MAX + 1)
 if #since > FILL_SINCE_MAX then return 'busy' end
-if tonumber(redis.call('GET', K_COUNT_MESSAGES) or '0') ~= messages + #since then
+if tonumber(redis.call('GET', K_COUNT_MESSAGES) or '0') ~= counted + #since then
   return 'changed'
 end
 local found = {}
+local caught = tonumber(ARGV[8])
+for i = 9, 8 + caught do found[#found + 1] = tonumber(ARGV[i]) end
 for _, id in ipairs(since) do
-  local author = redis.call('HGET', message_key(id), F_AUTHOR)
-  if author and (author == me or redis.call('ZSCORE', follows_key(me), author)) then
-    found[#found + 1] = tonumber(id)
-    redis.call('SADD', fans_key(author), me)
-  end
+  if takes_post(me, id) then found[#found + 1] = tonumber(id) end
 end
-for i = 7, #ARGV do
+for i = 9 + caught, #ARGV do
   local ids = redis.call('ZREVRANGEBYSCORE', user_timeline_key(ARGV[i]), newest, threshold,
     'LIMIT', 0, HOME_ENTRIES)
   for _, id in ipairs(ids) do found[#found + 1] = tonumber(id) end
 end
 store_entry(me, newest_ids(found, HOME_ENTRIES))
+redis.call('DEL', home_filling_key(me))
 return 'filled'
 ";
 
@@ -645,6 +689,8 @@ pub(crate) struct Scripts {
     pub(crate) home_merge_page: Script,
     /// See [`HOME_JOIN`].
     pub(crate) home_join: Script,
+    /// See [`HOME_CATCH_UP`].
+    pub(crate) home_catch_up: Script,
     /// See [`HOME_FILL`].
     pub(crate) home_fill: Script,
     /// Ids a home cache entry holds (0 when the cache is off).
@@ -697,6 +743,7 @@ impl Scripts {
         let home_heads = script(&[HOME_WRITES, MERGE, HOME_HEADS]);
         let home_merge_page = script(&[HOME_WRITES, MERGE, RENDER, HOME_MERGE_PAGE]);
         let home_join = script(&[HOME_WRITES, MERGE, HOME_JOIN]);
+        let home_catch_up = script(&[HOME_WRITES, MERGE, HOME_CATCH_UP]);
         let home_fill = script(&[HOME_WRITES, MERGE, HOME_FILL]);
         let secret = script(&[SECRET]);
         let end_sessions = script(&[END_SESSIONS]);
@@ -716,6 +763,7 @@ impl Scripts {
             home_heads,
             home_merge_page,
             home_join,
+            home_catch_up,
             home_fill,
             home_entries: home_entries(home),
             merge_chunk,

@@ -1,9 +1,8 @@
 //! The read path: followee lists and timeline pages, each one script, so
 //! one round trip; except a home timeline page that needs a merge over more
-//! sources than
-//! [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk), which is read in several scripts so that
-//! no single one holds Redis' thread for long (see [`scripts`](crate::scripts),
-//! `MERGE`):
+//! sources than [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk),
+//! which is read in several scripts so that no single one holds Redis'
+//! thread for long (see [`scripts`](crate::scripts), `MERGE`):
 //!
 //! * a page deeper than the reader's home cache entry (or any page, with the
 //!   cache off) reads each source's newest id below the page in chunks, then
@@ -11,7 +10,8 @@
 //! * a reader's first page (no entry) fills the entry in chunks: each chunk
 //!   joins its sources' `fans` sets and reads their newest ids up to the
 //!   last message id at the start; the last script checks that nothing the
-//!   chunks relied on changed meanwhile, adds the messages posted since, and
+//!   chunks relied on changed meanwhile, adds the messages posted since
+//!   (when many were, scripts before it take them a chunk at a time), and
 //!   stores the entry. A fill that gives way (a follow change meanwhile)
 //!   leaves no entry and the page is merged; a fill cut short (the caller
 //!   gone, an error) leaves none either, only fans sets that name a reader
@@ -32,6 +32,35 @@ use redis::Script;
 use crate::RedisStore;
 use crate::connection::Resend;
 use crate::decode::{MessageRow, corrupt, decode_message, decode_user, parse_id};
+use crate::scripts::FILL_SINCE_MAX;
+
+/// How many times a fill in chunks catches up with the messages posted
+/// during it before it gives way (see `HOME_FILL`).
+const FILL_ROUNDS: usize = 4;
+
+/// How many chunks of messages one catch-up takes at most.
+const CATCH_UP_ROUNDS: usize = 64;
+
+/// A fill in chunks under way: what its last step needs.
+#[derive(Debug)]
+struct Fill {
+    reader: UserId,
+    /// The last message id when the fill started.
+    newest: String,
+    /// The reader's followees then, comma-separated.
+    followees: String,
+    /// The id the sources' messages up to `newest` must reach.
+    threshold: u64,
+    /// The sources whose messages up to `newest` can reach the entry.
+    candidates: Vec<String>,
+    /// The messages since `newest` were taken up to this id.
+    after: String,
+    /// Messages up to `after`.
+    counted: u64,
+    /// The newest ids on the reader's home timeline after `newest` and up
+    /// to `after`, newest first.
+    caught: Vec<u64>,
+}
 
 /// The answer of the home timeline script: its kind (`page`, `fill` or
 /// `merge`), the last message id and the number of messages (for `fill`),
@@ -158,7 +187,7 @@ impl RedisStore {
         limit: usize,
     ) -> Result<Vec<MessageRow>, StoreError> {
         let heads = self
-            .heads_in_chunks(&self.scripts.home_heads, &[max], sources)
+            .heads_in_chunks("home_heads", &self.scripts.home_heads, &[max], sources)
             .await?;
         let (threshold, candidates) = reaching(sources, &heads, limit);
         let mut invocation = self.invoke(&self.scripts.home_merge_page);
@@ -182,57 +211,102 @@ impl RedisStore {
         messages: &str,
         sources: &[String],
     ) -> Result<(), StoreError> {
-        let heads = self.join_home(reader, newest, sources).await?;
-        let outcome = self
-            .finish_fill(reader, newest, messages, sources, &heads)
-            .await?;
+        let mut fill = self.start_fill(reader, newest, messages, sources).await?;
+        let mut outcome = self.finish_fill(&fill).await?;
+        for _ in 1..FILL_ROUNDS {
+            if outcome != "busy" {
+                break;
+            }
+            self.catch_up(&mut fill).await?;
+            outcome = self.finish_fill(&fill).await?;
+        }
         if outcome != "filled" {
             tracing::debug!(reader = reader.0, outcome, "a home cache fill gave way");
         }
         Ok(())
     }
 
-    /// The chunks of a fill: `reader` joins each source's `fans`; each
-    /// source's newest id up to `newest`.
-    async fn join_home(
-        &self,
-        reader: UserId,
-        newest: &str,
-        sources: &[String],
-    ) -> Result<Vec<Option<u64>>, StoreError> {
-        let reader = reader.0.to_string();
-        self.heads_in_chunks(&self.scripts.home_join, &[&reader, newest], sources)
-            .await
-    }
-
-    /// The last step of a fill: `filled`, `changed` or `busy` (see
-    /// `HOME_FILL`).
-    async fn finish_fill(
+    /// The chunks of a fill: `reader` joins each source's `fans`, and the
+    /// sources whose newest id up to `newest` can reach the entry.
+    async fn start_fill(
         &self,
         reader: UserId,
         newest: &str,
         messages: &str,
         sources: &[String],
-        heads: &[Option<u64>],
-    ) -> Result<String, StoreError> {
-        let (threshold, candidates) = reaching(sources, heads, self.scripts.home_entries);
-        let followees = sources.get(1..).unwrap_or_default().join(",");
+    ) -> Result<Fill, StoreError> {
+        let reader_arg = reader.0.to_string();
+        let heads = self
+            .heads_in_chunks(
+                "home_join",
+                &self.scripts.home_join,
+                &[&reader_arg, newest],
+                sources,
+            )
+            .await?;
+        let (threshold, candidates) = reaching(sources, &heads, self.scripts.home_entries);
+        Ok(Fill {
+            reader,
+            newest: newest.to_owned(),
+            followees: sources.get(1..).unwrap_or_default().join(","),
+            threshold,
+            candidates: candidates.into_iter().map(str::to_owned).collect(),
+            after: newest.to_owned(),
+            counted: parse_id(messages, "message count")?,
+            caught: Vec::new(),
+        })
+    }
+
+    /// Takes the messages posted since `fill.after`, a chunk at a time,
+    /// until fewer than a chunk are left.
+    async fn catch_up(&self, fill: &mut Fill) -> Result<(), StoreError> {
+        for _ in 0..CATCH_UP_ROUNDS {
+            let mut invocation = self.invoke(&self.scripts.home_catch_up);
+            invocation
+                .arg(fill.reader.0)
+                .arg(&fill.after)
+                .arg(FILL_SINCE_MAX);
+            let (last, taken, ids): (String, u64, Vec<u64>) = self
+                .conn
+                .eval("home_catch_up", &invocation, Resend::Safe)
+                .await?;
+            fill.after = last;
+            fill.counted += taken;
+            // Only the newest of them can be in the entry.
+            fill.caught.extend(ids);
+            fill.caught.sort_unstable_by(|a, b| b.cmp(a));
+            fill.caught.truncate(self.scripts.home_entries);
+            if taken < FILL_SINCE_MAX as u64 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The last step of a fill: `filled`, `changed` or `busy` (see
+    /// `HOME_FILL`).
+    async fn finish_fill(&self, fill: &Fill) -> Result<String, StoreError> {
         let mut invocation = self.invoke(&self.scripts.home_fill);
         invocation
-            .arg(reader.0)
-            .arg(newest)
-            .arg(messages)
-            .arg(threshold)
-            .arg(followees)
-            .arg(candidates);
+            .arg(fill.reader.0)
+            .arg(&fill.newest)
+            .arg(&fill.after)
+            .arg(fill.counted)
+            .arg(fill.threshold)
+            .arg(&fill.followees)
+            .arg(fill.caught.len())
+            .arg(&fill.caught)
+            .arg(&fill.candidates);
         self.conn.eval("home_fill", &invocation, Resend::Safe).await
     }
 
     /// Runs `script` (`HOME_HEADS` or `HOME_JOIN`) over `sources`, at most
-    /// [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk) at a time after the `leading` arguments: each
-    /// source's newest id, `None` for none.
+    /// [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk) at a
+    /// time after the `leading` arguments: each source's newest id, `None`
+    /// for none.
     async fn heads_in_chunks(
         &self,
+        op: &'static str,
         script: &Script,
         leading: &[&str],
         sources: &[String],
@@ -241,10 +315,7 @@ impl RedisStore {
         for chunk in sources.chunks(self.scripts.merge_chunk.max(1)) {
             let mut invocation = self.invoke(script);
             invocation.arg(leading).arg(chunk);
-            let answered: Vec<String> = self
-                .conn
-                .eval("home_heads", &invocation, Resend::Safe)
-                .await?;
+            let answered: Vec<String> = self.conn.eval(op, &invocation, Resend::Safe).await?;
             if answered.len() != chunk.len() {
                 return Err(corrupt(format_args!(
                     "{} newest ids for {} sources",

@@ -9,6 +9,8 @@ use minitwit_core::{
     Username,
 };
 
+use super::Fill;
+use crate::scripts::FILL_SINCE_MAX;
 use crate::test_server::{shared_url, unique_namespace};
 use crate::{RedisConfig, RedisStore};
 
@@ -61,16 +63,13 @@ async fn home(store: &RedisStore, reader: UserId) -> Vec<u64> {
 }
 
 /// A reader following three authors with two messages each, an author
-/// they do not follow yet with two older messages; the `fill` answer of a
-/// first page and the newest ids read by the fill's chunks.
+/// they do not follow yet with two older messages, and a fill of the
+/// reader's entry started (its chunks run, its last step not).
 struct Filling {
     reader: UserId,
     followees: Vec<UserId>,
     stranger: UserId,
-    newest: String,
-    messages: String,
-    sources: Vec<String>,
-    heads: Vec<Option<u64>>,
+    fill: Fill,
 }
 
 async fn start_fill(store: &RedisStore) -> Filling {
@@ -89,30 +88,21 @@ async fn start_fill(store: &RedisStore) -> Filling {
     let (kind, newest, messages, sources, _) = store.home_script(reader, "+inf", 50).await.unwrap();
     assert_eq!(kind, "fill");
     assert_eq!(sources.len(), 4);
-    let heads = store.join_home(reader, &newest, &sources).await.unwrap();
+    let fill = store
+        .start_fill(reader, &newest, &messages, &sources)
+        .await
+        .unwrap();
     Filling {
         reader,
         followees,
         stranger,
-        newest,
-        messages,
-        sources,
-        heads,
+        fill,
     }
 }
 
 impl Filling {
     async fn finish(&self, store: &RedisStore) -> String {
-        store
-            .finish_fill(
-                self.reader,
-                &self.newest,
-                &self.messages,
-                &self.sources,
-                &self.heads,
-            )
-            .await
-            .unwrap()
+        store.finish_fill(&self.fill).await.unwrap()
     }
 }
 
@@ -221,18 +211,52 @@ async fn a_fill_that_did_not_see_every_message_leaves_no_entry() {
 }
 
 #[tokio::test]
-async fn a_fill_outrun_by_posts_leaves_no_entry() {
+async fn a_fill_outrun_by_posts_takes_them_a_chunk_at_a_time() {
     let (store, plain) = stores().await;
-    let filling = start_fill(&store).await;
-    for _ in 0..=crate::scripts::FILL_SINCE_MAX {
-        post(&store, filling.stranger).await;
+    let mut filling = start_fill(&store).await;
+    let mut during = Vec::new();
+    for n in 0..2 * FILL_SINCE_MAX + 10 {
+        let author = if n % 100 == 0 {
+            filling.followees[n % 3]
+        } else {
+            filling.stranger
+        };
+        let id = post(&store, author).await;
+        if author != filling.stranger {
+            during.push(id.0);
+        }
     }
     assert_eq!(filling.finish(&store).await, "busy");
     assert!(!has_entry(&store, filling.reader).await);
+    store.catch_up(&mut filling.fill).await.unwrap();
+    assert_eq!(filling.fill.counted, 8 + 2 * FILL_SINCE_MAX as u64 + 10);
+    assert_eq!(filling.finish(&store).await, "filled");
+    assert!(has_entry(&store, filling.reader).await);
+    let page = home(&store, filling.reader).await;
+    during.reverse();
+    assert_eq!(page[..during.len()], during[..]);
+    assert_eq!(page, home(&plain, filling.reader).await);
+    let after = post(&store, filling.followees[0]).await;
+    assert_eq!(home(&store, filling.reader).await[0], after.0);
+}
+
+#[tokio::test]
+async fn an_unfollow_and_a_follow_back_during_a_fill_leave_no_entry() {
+    let (store, plain) = stores().await;
+    let filling = start_fill(&store).await;
+    let author = filling.followees[1];
+    assert!(store.unfollow(filling.reader, author).await.unwrap());
+    assert!(store.follow(filling.reader, author).await.unwrap());
+    assert_eq!(filling.finish(&store).await, "changed");
+    assert!(!has_entry(&store, filling.reader).await);
+    // The next page fills the entry again, and the author's posts reach it.
     assert_eq!(
         home(&store, filling.reader).await,
         home(&plain, filling.reader).await
     );
+    assert!(has_entry(&store, filling.reader).await);
+    let later = post(&store, author).await;
+    assert_eq!(home(&store, filling.reader).await[0], later.0);
 }
 
 #[tokio::test]
