@@ -329,6 +329,8 @@ mod tests {
         assert!(prelude.contains("local K_COUNT_MESSAGES = P .. 'count:messages'"));
         assert!(prelude.contains("local LAYOUT = '2'"));
         assert!(prelude.contains("P .. 'home:' .. id"));
+        assert!(prelude.contains("P .. 'home_filling:' .. id"));
+        assert!(prelude.contains("local FILL_MARK_TTL = 60"));
         assert!(prelude.contains("local HOME_ENTRIES, HOME_LIFETIME = 128, 3600"));
     }
 }

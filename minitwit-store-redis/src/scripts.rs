@@ -321,9 +321,10 @@ return render(redis.call('ZREVRANGEBYSCORE', key, ARGV[3], '-inf', 'LIMIT', 0, A
 /// source's newest is the last element of its set, which Redis reaches
 /// directly (a search by score descends the whole skiplist).
 ///
-/// A reader with more sources than [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk) is never merged in one
-/// script, which would hold Redis' one thread (every instance's requests)
-/// for one call per source: the scripts below return their sources
+/// A reader with more sources than
+/// [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk) is never
+/// merged in one script, which would hold Redis' one thread (every
+/// instance's requests) for one call per source: the scripts below return their sources
 /// instead, and the store reads the newest ids in chunks
 /// ([`HOME_HEADS`], [`HOME_JOIN`]) and the page from the few sources that
 /// reach it ([`HOME_MERGE_PAGE`], [`HOME_FILL`]); see
@@ -432,8 +433,9 @@ end
 ///   with `newest`; the store fills the entry in chunks ([`HOME_JOIN`],
 ///   [`HOME_CATCH_UP`], [`HOME_FILL`]);
 /// * `{'merge', '', '', sources, {}}`: the page needs a merge over more
-///   sources than [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk); the store merges in chunks
-///   ([`HOME_HEADS`], [`HOME_MERGE_PAGE`]).
+///   sources than
+///   [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk); the store
+///   merges in chunks ([`HOME_HEADS`], [`HOME_MERGE_PAGE`]).
 ///
 /// Needs [`HOME_WRITES`], [`MERGE`] and [`RENDER`].
 const HOME_TIMELINE: &str = r"
@@ -462,8 +464,9 @@ return {'page', '', '', {}, render(merge(sources, count, max))}
 ";
 
 /// `ARGV`: namespace, upper score bound (`+inf` or `(ID`), then sources
-/// (at most [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk)). Returns each source's newest message id
-/// below the bound, `''` for none. Needs [`MERGE`].
+/// (at most [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk)).
+/// Returns each source's newest message id below the bound, `''` for none.
+/// Needs [`MERGE`].
 const HOME_HEADS: &str = r"
 local out = {}
 for i = 3, #ARGV do out[#out + 1] = newest_of(ARGV[i], ARGV[2]) or '' end
@@ -481,8 +484,9 @@ return render(collect(candidates, ARGV[2], ARGV[3], tonumber(ARGV[4])))
 ";
 
 /// `ARGV`: namespace, reader, `newest` of a `fill` answer of
-/// [`HOME_TIMELINE`], then sources (at most [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk)). A step of a
-/// fill in chunks: each source the reader still follows (or the reader)
+/// [`HOME_TIMELINE`], then sources (at most
+/// [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk)). A step of
+/// a fill in chunks: each source the reader still follows (or the reader)
 /// gets the reader in its `N:fans` set, so its posts from now on reach the
 /// entry (they remove the reader again while the entry does not exist;
 /// [`HOME_FILL`] adds back the authors of those posts). Returns each
