@@ -86,7 +86,10 @@
 //! No read costs in proportion to the number of messages stored. Timelines
 //! and followee lists run on tokio's blocking pool (when called inside a tokio
 //! runtime) so a long home timeline never stalls the async executor; the
-//! point operations take microseconds and run inline.
+//! point operations take microseconds and run inline. Home timeline merges
+//! over more than 128 authors (a reader who follows thousands, on a first
+//! page or far back in time) run one at a time, so that they take one core
+//! at most, whoever asks for how many of them.
 
 mod commit;
 pub mod config;
@@ -182,6 +185,9 @@ pub struct SledStore {
     leases: Mutex<std::collections::HashMap<String, Instant>>,
     /// The newest home entries of recent readers (see the `home` module).
     home: Arc<HomeCache>,
+    /// Held by a home timeline merge over more than [`LARGE_MERGE`]
+    /// authors, so that such merges run one at a time (see [`home_page`]).
+    large_merges: Arc<Mutex<()>>,
     /// `latest`, written to sled by the flusher (see the `latest` module).
     latest: Arc<LatestCell>,
     created: bool,
@@ -233,6 +239,7 @@ impl SledStore {
             registrations: Mutex::new(()),
             leases: Mutex::default(),
             home: Arc::new(HomeCache::new(home_cache)),
+            large_merges: Arc::default(),
             latest,
             created,
             recounted,
@@ -292,13 +299,25 @@ impl SledStore {
     }
 }
 
+/// A home timeline merge over more authors than this (the reader and
+/// their followees) waits for any other such merge to end first.
+const LARGE_MERGE: usize = 128;
+
 /// A page of `reader`'s home timeline: from the cache when it holds the
 /// page; otherwise, for a reader not cached, the cache is filled with one
 /// merge first; a page deeper than the cache is merged. The followees are
 /// read once, for the fill and the merge alike.
+///
+/// A merge over more than [`LARGE_MERGE`] authors holds `large_merges`:
+/// such merges (about 100 ms of a core for a reader of 10,000 far back in
+/// time) run one at a time, so that one client asking for many deep pages
+/// at once, or many readers who follow thousands, take one core at most
+/// and leave the other to everyone else. Pages the cache answers, and
+/// smaller merges, never wait.
 fn home_page(
     trees: &Trees,
     home: &HomeCache,
+    large_merges: &Mutex<()>,
     reader: UserId,
     page: PageRequest,
 ) -> Result<Vec<Message>, StoreError> {
@@ -308,6 +327,8 @@ fn home_page(
     // Read before the followees, for the fill (see `HomeCache::begin_fill`).
     let epoch = home.epoch_now(reader);
     let authors = trees.home_authors(reader)?;
+    let _turn = (authors.len() > LARGE_MERGE)
+        .then(|| large_merges.lock().unwrap_or_else(PoisonError::into_inner));
     if !home.holds(reader)
         && let Some(fill) = home.begin_fill(reader, authors.clone(), epoch)
     {
@@ -456,7 +477,8 @@ impl Store for SledStore {
         match timeline {
             Timeline::Home(reader) if page.limit > 0 => {
                 let home = Arc::clone(&self.home);
-                blocking(move || home_page(&trees, &home, reader, page)).await
+                let large_merges = Arc::clone(&self.large_merges);
+                blocking(move || home_page(&trees, &home, &large_merges, reader, page)).await
             }
             _ => blocking(move || trees.timeline(timeline, page)).await,
         }

@@ -216,3 +216,50 @@ async fn home_merges_after_a_reopen_learn_only_newest_ids_read_from_the_top() {
         [Some(Head::Nothing), Some(Head::Newest(newest))]
     );
 }
+
+/// A merge over many followees waits while another one runs; a merge over
+/// few, and a page from the cache, do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::await_holding_lock,
+    reason = "the test holds the large merges' turn while reads run"
+)]
+async fn merges_over_many_followees_run_one_at_a_time() {
+    let store = Arc::new(SledStore::open(SledConfig::temporary()).unwrap());
+    let many = store.create_user(new_user("many")).await.unwrap().id;
+    let few = store.create_user(new_user("few")).await.unwrap().id;
+    for n in 0..LARGE_MERGE {
+        let author = store
+            .create_user(new_user(&format!("author{n}")))
+            .await
+            .unwrap()
+            .id;
+        let text = minitwit_core::MessageText::parse("hello").unwrap();
+        store.post(author, text, 0).await.unwrap();
+        store.follow(many, author).await.unwrap();
+        if n < 2 {
+            store.follow(few, author).await.unwrap();
+        }
+    }
+    let read = |reader: UserId| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            store
+                .timeline(Timeline::Home(reader), PageRequest::first(10))
+                .await
+                .unwrap()
+                .len()
+        })
+    };
+    // Cached before the large merges are held.
+    assert_eq!(read(few).await.unwrap(), 2);
+    let held = store.large_merges.lock().unwrap();
+    assert_eq!(read(few).await.unwrap(), 2, "a cached page never waits");
+    store.home.clear();
+    assert_eq!(read(few).await.unwrap(), 2, "a small merge never waits");
+    let waiting = read(many);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "a large merge waits for its turn");
+    drop(held);
+    assert_eq!(waiting.await.unwrap(), 10);
+}

@@ -273,3 +273,40 @@ async fn a_fill_finished_twice_or_after_another_keeps_the_first_entry() {
         home(&plain, filling.reader).await
     );
 }
+
+/// A merge in chunks waits while another one runs in the same store; a
+/// reader merged in one script, and a page from the cache, do not.
+#[tokio::test]
+async fn merges_in_chunks_run_one_at_a_time() {
+    let (store, _) = stores().await;
+    let filling = start_fill(&store).await;
+    assert_eq!(filling.finish(&store).await, "filled");
+    let few = register(&store, "few").await;
+    let other = register(&store, "other").await;
+    for author in &filling.followees[..2] {
+        assert!(store.follow(other, *author).await.unwrap());
+    }
+    let read = |reader: UserId| {
+        let store = store.clone();
+        tokio::spawn(async move { home(&store, reader).await.len() })
+    };
+    let held = store.merges.acquire().await.unwrap();
+    assert_eq!(
+        read(filling.reader).await.unwrap(),
+        6,
+        "a cached page never waits"
+    );
+    assert_eq!(
+        read(few).await.unwrap(),
+        0,
+        "a reader of nobody merges in one script"
+    );
+    let waiting = read(other);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a fill in chunks waits for its turn"
+    );
+    drop(held);
+    assert_eq!(waiting.await.unwrap(), 4);
+}
