@@ -212,6 +212,18 @@ mod tests {
     }
 
     #[test]
+    fn a_merge_chunk_of_nothing_is_refused() {
+        let mut config = RedisConfig::new("redis://h");
+        config.merge_chunk = 0;
+        assert!(matches!(
+            config.validate(),
+            Err(RedisStoreError::InvalidMergeChunk)
+        ));
+        config.merge_chunk = 1;
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
     fn response_timeouts_stay_below_the_write_token_lifetime() {
         let mut config = RedisConfig::new("redis://h");
         config.response_timeout = MAX_RESPONSE_TIMEOUT;

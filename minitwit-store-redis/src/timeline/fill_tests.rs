@@ -62,6 +62,14 @@ async fn home(store: &RedisStore, reader: UserId) -> Vec<u64> {
         .collect()
 }
 
+/// `reader`'s home page on `store`, checked to be the page a merge in one
+/// script gives (`plain`).
+async fn checked_home(store: &RedisStore, plain: &RedisStore, reader: UserId) -> Vec<u64> {
+    let page = home(store, reader).await;
+    assert_eq!(page, home(plain, reader).await);
+    page
+}
+
 /// A reader following three authors with two messages each, an author
 /// they do not follow yet with two older messages, and a fill of the
 /// reader's entry started (its chunks run, its last step not).
@@ -122,17 +130,11 @@ async fn a_first_page_in_chunks_fills_the_entry_that_posts_then_reach() {
     let filling = start_fill(&store).await;
     assert_eq!(filling.finish(&store).await, "filled");
     assert!(has_entry(&store, filling.reader).await);
-    assert_eq!(
-        home(&store, filling.reader).await,
-        home(&plain, filling.reader).await
-    );
+    checked_home(&store, &plain, filling.reader).await;
     assert_eq!(home(&store, filling.reader).await.len(), 6);
     let later = post(&store, filling.followees[1]).await;
     assert_eq!(home(&store, filling.reader).await[0], later.0);
-    assert_eq!(
-        home(&store, filling.reader).await,
-        home(&plain, filling.reader).await
-    );
+    checked_home(&store, &plain, filling.reader).await;
 }
 
 #[tokio::test]
@@ -145,19 +147,15 @@ async fn posts_during_a_fill_are_in_the_entry_and_their_authors_reach_it_again()
     let own = post(&store, filling.reader).await;
     post(&store, filling.stranger).await;
     assert_eq!(filling.finish(&store).await, "filled");
-    let page = home(&store, filling.reader).await;
+    let page = checked_home(&store, &plain, filling.reader).await;
     assert_eq!(page[..2], [own.0, during.0]);
-    assert_eq!(page, home(&plain, filling.reader).await);
     let after = post(&store, filling.followees[0]).await;
     let own_after = post(&store, filling.reader).await;
     assert_eq!(
         home(&store, filling.reader).await[..2],
         [own_after.0, after.0]
     );
-    assert_eq!(
-        home(&store, filling.reader).await,
-        home(&plain, filling.reader).await
-    );
+    checked_home(&store, &plain, filling.reader).await;
 }
 
 #[tokio::test]
@@ -172,13 +170,12 @@ async fn a_follow_or_an_unfollow_during_a_fill_leaves_no_entry() {
     );
     assert_eq!(filling.finish(&store).await, "changed");
     assert!(!has_entry(&store, filling.reader).await);
-    let page = home(&store, filling.reader).await;
+    let page = checked_home(&store, &plain, filling.reader).await;
     assert_eq!(
         page.len(),
         8,
         "the stranger's older messages are on the page"
     );
-    assert_eq!(page, home(&plain, filling.reader).await);
 
     let (store, plain) = stores().await;
     let filling = start_fill(&store).await;
@@ -191,10 +188,7 @@ async fn a_follow_or_an_unfollow_during_a_fill_leaves_no_entry() {
     assert_eq!(filling.finish(&store).await, "changed");
     assert!(!has_entry(&store, filling.reader).await);
     assert_eq!(home(&store, filling.reader).await.len(), 4);
-    assert_eq!(
-        home(&store, filling.reader).await,
-        home(&plain, filling.reader).await
-    );
+    checked_home(&store, &plain, filling.reader).await;
 }
 
 #[tokio::test]
@@ -232,10 +226,9 @@ async fn a_fill_outrun_by_posts_takes_them_a_chunk_at_a_time() {
     assert_eq!(filling.fill.counted, 8 + 2 * FILL_SINCE_MAX as u64 + 10);
     assert_eq!(filling.finish(&store).await, "filled");
     assert!(has_entry(&store, filling.reader).await);
-    let page = home(&store, filling.reader).await;
+    let page = checked_home(&store, &plain, filling.reader).await;
     during.reverse();
     assert_eq!(page[..during.len()], during[..]);
-    assert_eq!(page, home(&plain, filling.reader).await);
     let after = post(&store, filling.followees[0]).await;
     assert_eq!(home(&store, filling.reader).await[0], after.0);
 }
@@ -250,10 +243,7 @@ async fn an_unfollow_and_a_follow_back_during_a_fill_leave_no_entry() {
     assert_eq!(filling.finish(&store).await, "changed");
     assert!(!has_entry(&store, filling.reader).await);
     // The next page fills the entry again, and the author's posts reach it.
-    assert_eq!(
-        home(&store, filling.reader).await,
-        home(&plain, filling.reader).await
-    );
+    checked_home(&store, &plain, filling.reader).await;
     assert!(has_entry(&store, filling.reader).await);
     let later = post(&store, author).await;
     assert_eq!(home(&store, filling.reader).await[0], later.0);
@@ -268,10 +258,7 @@ async fn a_fill_finished_twice_or_after_another_keeps_the_first_entry() {
     let later = post(&store, filling.followees[2]).await;
     assert_eq!(filling.finish(&store).await, "filled");
     assert_eq!(home(&store, filling.reader).await[0], later.0);
-    assert_eq!(
-        home(&store, filling.reader).await,
-        home(&plain, filling.reader).await
-    );
+    checked_home(&store, &plain, filling.reader).await;
 }
 
 /// A merge in chunks waits while another one runs in the same store; a
