@@ -297,3 +297,124 @@ async fn merges_in_chunks_run_one_at_a_time() {
     drop(held);
     assert_eq!(waiting.await.unwrap(), 4);
 }
+
+/// A tiny deterministic generator (xorshift), so a failure replays.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % sides as u64) as usize
+    }
+}
+
+/// Two instances filling in chunks while posts, follows and unfollows run
+/// on both and entries vanish (as they expire), in rounds: after each
+/// round, every entry holds what a merge gives; at the end, every
+/// followee's next post reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_filled_in_chunks_among_concurrent_writes_stay_whole() {
+    let mut config = RedisConfig::new(shared_url()).with_namespace(unique_namespace("race"));
+    config.response_timeout = Duration::from_secs(5);
+    let mut plain = config.clone();
+    config.merge_chunk = 1;
+    config.home_cache = HomeCacheLimits {
+        entries: 4,
+        ..HomeCacheLimits::DEFAULT
+    };
+    plain.home_cache = HomeCacheLimits::OFF;
+    plain.merge_chunk = usize::MAX;
+    let one = RedisStore::connect(config.clone()).await.unwrap();
+    let two = RedisStore::connect(config).await.unwrap();
+    let plain = RedisStore::connect(plain).await.unwrap();
+    let mut users = Vec::new();
+    for n in 0..8 {
+        users.push(register(&one, &format!("user{n}")).await);
+    }
+    let readers = users[..3].to_vec();
+    let page = |store: &RedisStore, reader: UserId, limit: usize| {
+        let store = store.clone();
+        async move {
+            store
+                .timeline(Timeline::Home(reader), PageRequest::first(limit))
+                .await
+                .unwrap()
+                .iter()
+                .map(|message| message.id.0)
+                .collect::<Vec<_>>()
+        }
+    };
+    for round in 0..20_u64 {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers: Vec<_> = [one.clone(), two.clone()]
+            .into_iter()
+            .enumerate()
+            .map(|(n, store)| {
+                let users = users.clone();
+                tokio::spawn(async move {
+                    let mut dice = Dice(0x9E37_79B9 + round * 2 + n as u64);
+                    for _ in 0..60 {
+                        let (reader, author) = (users[dice.roll(3)], users[dice.roll(users.len())]);
+                        match dice.roll(10) {
+                            0..=5 => {
+                                post(&store, author).await;
+                            }
+                            6..=7 if reader != author => {
+                                store.follow(reader, author).await.unwrap();
+                            }
+                            _ => {
+                                store.unfollow(reader, author).await.unwrap();
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        let churn = [one.clone(), two.clone()].map(|store| {
+            let readers = readers.clone();
+            let done = std::sync::Arc::clone(&done);
+            tokio::spawn(async move {
+                let mut dice = Dice(0x5851_F42D + round);
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let reader = readers[dice.roll(readers.len())];
+                    if dice.roll(4) == 0 {
+                        let mut forget = redis::cmd("DEL");
+                        let ns = store.layout.namespace();
+                        forget
+                            .arg(format!("{ns}:home:{}", reader.0))
+                            .arg(format!("{ns}:home_from:{}", reader.0));
+                        store.conn.query::<u64>("test", &forget).await.unwrap();
+                    }
+                    store
+                        .timeline(Timeline::Home(reader), PageRequest::first(3))
+                        .await
+                        .unwrap();
+                }
+            })
+        });
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        for task in churn {
+            task.await.unwrap();
+        }
+        for reader in &readers {
+            for limit in [1, 3, 4] {
+                let merged = page(&plain, *reader, limit).await;
+                assert_eq!(page(&one, *reader, limit).await, merged, "round {round}");
+                assert_eq!(page(&two, *reader, limit).await, merged, "round {round}");
+            }
+        }
+    }
+    for reader in &readers {
+        for author in users.iter().filter(|author| *author != reader) {
+            let newest = post(&two, *author).await;
+            let followed = one.is_following(*reader, *author).await.unwrap();
+            let first = page(&one, *reader, 1).await;
+            assert_eq!(first == [newest.0], followed, "{reader:?} and {author:?}");
+        }
+    }
+}
