@@ -3,14 +3,17 @@
 //! server's one thread, shared by every instance) or on sled.
 //!
 //! It loads a store through the `Store` API (authors posting with a skew,
-//! one reader following every author), then times a few "victim" tasks
+//! readers who follow every author), then times a few "victim" tasks
 //! reading the public timeline for a while alone, and again while
 //! "attacker" tasks make the store merge: first home pages (of eight
 //! readers following everyone, one after the other) and, from
 //! `--attackers` tasks at once, pages deeper than the home cache holds, as
-//! fast as the store answers. It prints the victims' latency and throughput in both
-//! phases, and what each attacking page cost. It asserts nothing: it
-//! measures.
+//! fast as the store answers. It prints the victims' latency and
+//! throughput in both phases, and what each attacking page cost. Last, it
+//! times the first home page of four more such readers while other tasks
+//! post as fast as the store takes it, and the page after each (which the
+//! first one's cache entry answers, unless the posts kept it from being
+//! filled). It asserts nothing: it measures.
 //!
 //! ```sh
 //! cargo run --release --example home_merge_stall                  # Redis, 10,000 followees
