@@ -46,7 +46,9 @@ pub struct HomeCacheLimits {
     /// Newest home ids kept per reader: pages within them cost the page
     /// alone. 0 turns the cache off: every page is merged.
     pub entries: usize,
-    /// Readers kept (sled: the least recently read goes first).
+    /// Readers kept (sled: the least recently read goes first; Redis: the
+    /// most readers one author's posts reach, beyond which a reader keeps
+    /// no entry). Either way, a post updates at most this many entries.
     pub readers: usize,
     /// How long an entry lives before the next read fills it again
     /// (Redis).

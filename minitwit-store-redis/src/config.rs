@@ -62,8 +62,11 @@ pub struct RedisConfig {
     /// on each retry, capped at [`response_timeout`](Self::response_timeout).
     /// Default 10 ms.
     pub reconnect_delay: Duration,
-    /// How much the home-timeline cache holds (see [`minitwit_core::home`];
-    /// its `readers` is not used: entries expire after their `lifetime`).
+    /// How much the home-timeline cache holds (see [`minitwit_core::home`]).
+    /// Entries expire after their `lifetime`; `readers` is the most readers
+    /// one author's posts are added to (1,024 by default), so that a post
+    /// costs at most that many entry updates: a reader who would be one
+    /// more keeps no entry, and their pages are merged.
     /// The default suits every deployment; tests use a tiny one to run every
     /// path with little data. Instances that share a namespace should use
     /// the same.

@@ -19,7 +19,7 @@
 //! | `N:timeline:user:{id}` | sorted set | the ids of user `id`'s messages, score = message id | `post` |
 //! | `N:home:{id}` | sorted set | the home cache entry of reader `id`: the ids of their newest home messages, score = message id; expires | home timeline reads, `post`, `follow`, `unfollow` |
 //! | `N:home_from:{id}` | string | every home message of reader `id` with an id of at least this is in `N:home:{id}`; its existence marks the entry; expires with it | home timeline reads, `post`, `follow`, `unfollow` |
-//! | `N:fans:{id}` | set | the readers with a home cache entry who see user `id`'s posts (emptied lazily) | home timeline reads, `post`, `follow`, `unfollow` |
+//! | `N:fans:{id}` | set | the readers with a home cache entry who see user `id`'s posts (emptied lazily), at most the cache's `readers` | home timeline reads, `post`, `follow`, `unfollow` |
 //! | `N:home_filling:{id}` | string | reader `id`'s entry is being filled in chunks since this message id; a follow change of the reader removes it; expires after [`FILL_MARK_TTL`] | home timeline reads, `follow`, `unfollow` |
 //! | `N:latest` | string | the simulator's last `latest` | `set_latest` |
 //! | `N:secrets` | hash | secret name → bytes, first writer wins | `get_or_init_secret` |
@@ -280,6 +280,7 @@ local function home_from_key(id) return P .. '{HOME_FROM}' .. id end
 local function fans_key(id) return P .. '{FANS}' .. id end
 local function home_filling_key(id) return P .. '{HOME_FILLING}' .. id end
 local HOME_ENTRIES, HOME_LIFETIME = {home_entries}, {home_lifetime}
+local HOME_FANS = {home_fans}
 local WRITE_TOKEN_TTL = {ttl}
 local FILL_MARK_TTL = {fill_mark_ttl}
 local function id_string(n) return string.format('%d', n) end
@@ -292,6 +293,7 @@ end
         fill_mark_ttl = FILL_MARK_TTL.as_secs(),
         home_entries = home_entries(home),
         home_lifetime = home.lifetime.as_secs().max(1),
+        home_fans = home.readers.max(1),
     )
 }
 
@@ -332,5 +334,6 @@ mod tests {
         assert!(prelude.contains("P .. 'home_filling:' .. id"));
         assert!(prelude.contains("local FILL_MARK_TTL = 60"));
         assert!(prelude.contains("local HOME_ENTRIES, HOME_LIFETIME = 128, 3600"));
+        assert!(prelude.contains("local HOME_FANS = 1024"));
     }
 }

@@ -40,7 +40,9 @@
 //!   followees the first time, then comes from the reader's home cache
 //!   entry ([`minitwit_core::home`]), kept in Redis and fed by posts, so it
 //!   costs about the same for 10 followees as for 10,000; a post costs one
-//!   insert per reader who follows its author and read lately, and a
+//!   insert per reader who follows its author and read lately, at most
+//!   1,024 of them (the cache's `readers`; one more keeps no entry, and
+//!   their pages are merged), and a
 //!   follow or unfollow patches the reader's entry (at most an entry's
 //!   worth of ids) instead of dropping it.
 //! * **Ids.** User and message ids come from `INCR` counters inside the

@@ -95,7 +95,10 @@ return redis.call('HGET', key, F_SESSIONS)
 /// bound go, so that every id in the entry is at least the bound), an
 /// unfollow removes the followee's ids (one `ZSCORE` per id of the entry).
 /// A change of a follow of oneself (which the service never makes) drops
-/// the entry.
+/// the entry. `join_fans` adds a reader to an author's fans unless
+/// `HOME_FANS` (the cache's `readers`) are there already, so that a post
+/// costs at most that many entries; a reader who cannot join keeps no entry
+/// (their pages are merged).
 const HOME_WRITES: &str = r"
 local function fan_out(author, id)
   for _, reader in ipairs(redis.call('SMEMBERS', fans_key(author))) do
@@ -128,6 +131,24 @@ local function add_ids(key, ids)
   end
   redis.call('ZADD', key, unpack(scored))
 end
+-- Adds `reader` to `author`'s fans, unless HOME_FANS readers are there
+-- already (after dropping those with neither an entry nor a fill under
+-- way): so a post fans out to at most HOME_FANS entries. Returns whether
+-- the reader is in; a reader who is not may keep no entry.
+local function join_fans(author, reader)
+  local key = fans_key(author)
+  if redis.call('SISMEMBER', key, reader) == 1 then return true end
+  if redis.call('SCARD', key) >= HOME_FANS then
+    for _, member in ipairs(redis.call('SMEMBERS', key)) do
+      if redis.call('EXISTS', home_from_key(member), home_filling_key(member)) == 0 then
+        redis.call('SREM', key, member)
+      end
+    end
+    if redis.call('SCARD', key) >= HOME_FANS then return false end
+  end
+  redis.call('SADD', key, reader)
+  return true
+end
 local function home_followed(reader, author)
   if reader == author then return forget_home(reader) end
   local from_key = home_from_key(reader)
@@ -150,7 +171,7 @@ local function home_followed(reader, author)
     end
   end
   redis.call('SET', from_key, from, 'KEEPTTL')
-  redis.call('SADD', fans_key(author), reader)
+  if not join_fans(author, reader) then forget_home(reader) end
 end
 local function home_unfollowed(reader, author)
   if reader == author then return forget_home(reader) end
@@ -394,13 +415,17 @@ local function merge(sources, limit, bound)
 end
 -- Whether message `id` is on `reader`'s home timeline (by them or a
 -- followee); if so, its author's `fans` get the reader back, since a post
--- drops from them a reader who has no entry yet.
+-- drops from them a reader who has no entry yet (when they are full, the
+-- reader's fill mark goes, and the fill gives way).
 local function takes_post(reader, id)
   local author = redis.call('HGET', message_key(id), F_AUTHOR)
   if not author or (author ~= reader and not redis.call('ZSCORE', follows_key(reader), author)) then
     return false
   end
-  redis.call('SADD', fans_key(author), reader)
+  if not join_fans(author, reader) then
+    -- Its fans are full: the fill gives way (see HOME_FILL).
+    redis.call('DEL', home_filling_key(reader))
+  end
   return true
 end
 -- Makes `newest` (at most an entry's worth, newest first) the reader's
@@ -451,12 +476,19 @@ if HOME_ENTRIES > 0 then
       return {'fill', newest, redis.call('GET', K_COUNT_MESSAGES) or '0', sources, {}}
     end
     store_entry(me, merge(sources, HOME_ENTRIES, '+inf'))
-    for _, source in ipairs(sources) do redis.call('SADD', fans_key(source), me) end
+    for _, source in ipairs(sources) do
+      if not join_fans(source, me) then
+        forget_home(me)
+        break
+      end
+    end
     from = redis.call('GET', home_from_key(me))
   end
   -- Only ids of the entry's complete part: at least `from`.
-  local ids = redis.call('ZREVRANGEBYSCORE', home_key(me), max, from, 'LIMIT', 0, count)
-  if #ids == count or from == '0' then return {'page', '', '', {}, render(ids)} end
+  if from then
+    local ids = redis.call('ZREVRANGEBYSCORE', home_key(me), max, from, 'LIMIT', 0, count)
+    if #ids == count or from == '0' then return {'page', '', '', {}, render(ids)} end
+  end
 end
 sources = sources or sources_of(me)
 if #sources > MERGE_CHUNK then return {'merge', '', '', sources, {}} end
@@ -491,14 +523,16 @@ return render(collect(candidates, ARGV[2], ARGV[3], tonumber(ARGV[4])))
 /// entry (they remove the reader again while the entry does not exist;
 /// [`HOME_FILL`] adds back the authors of those posts). Returns each
 /// source's newest message id of at most `newest`, `''` for none or for a
-/// source no longer followed. Needs [`MERGE`].
+/// source no longer followed. A source whose fans are full (see
+/// `join_fans` in [`HOME_WRITES`]) removes the fill's mark, so that the
+/// fill gives way. Needs [`MERGE`].
 const HOME_JOIN: &str = r"
 local me, newest = ARGV[2], tonumber(ARGV[3])
 local out = {}
 for i = 4, #ARGV do
   local source, head = ARGV[i], nil
   if source == me or redis.call('ZSCORE', follows_key(me), source) then
-    redis.call('SADD', fans_key(source), me)
+    if not join_fans(source, me) then redis.call('DEL', home_filling_key(me)) end
     local timeline = user_timeline_key(source)
     head = redis.call('ZREVRANGE', timeline, 0, 0)[1]
     if head and tonumber(head) > newest then
@@ -567,6 +601,8 @@ for i = 9, 8 + caught do found[#found + 1] = tonumber(ARGV[i]) end
 for _, id in ipairs(since) do
   if takes_post(me, id) then found[#found + 1] = tonumber(id) end
 end
+-- An author's fans were full.
+if redis.call('EXISTS', home_filling_key(me)) == 0 then return 'changed' end
 for i = 9 + caught, #ARGV do
   local ids = redis.call('ZREVRANGEBYSCORE', user_timeline_key(ARGV[i]), newest, threshold,
     'LIMIT', 0, HOME_ENTRIES)

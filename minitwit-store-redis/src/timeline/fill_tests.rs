@@ -418,3 +418,81 @@ async fn entries_filled_in_chunks_among_concurrent_writes_stay_whole() {
         }
     }
 }
+
+/// An author's posts reach at most `readers` entries: a reader who would be
+/// one more keeps no entry (pages merged), in one script or in chunks, on a
+/// first page or a follow, until an entry among them goes.
+#[tokio::test]
+async fn an_authors_posts_reach_at_most_readers_entries() {
+    for merge_chunk in [usize::MAX, 1] {
+        let mut config = RedisConfig::new(shared_url()).with_namespace(unique_namespace("fans"));
+        config.response_timeout = Duration::from_secs(5);
+        let mut plain = config.clone();
+        config.merge_chunk = merge_chunk;
+        config.home_cache = HomeCacheLimits {
+            readers: 2,
+            ..HomeCacheLimits::DEFAULT
+        };
+        plain.home_cache = HomeCacheLimits::OFF;
+        let store = RedisStore::connect(config).await.unwrap();
+        let plain = RedisStore::connect(plain).await.unwrap();
+        let author = register(&store, "author").await;
+        let other = register(&store, "other").await;
+        post(&store, author).await;
+        post(&store, other).await;
+        let mut readers = Vec::new();
+        for n in 0..3 {
+            let reader = register(&store, &format!("reader{n}")).await;
+            assert!(store.follow(reader, author).await.unwrap());
+            checked_home(&store, &plain, reader).await;
+            readers.push(reader);
+        }
+        let entries = |store: RedisStore, readers: Vec<UserId>| async move {
+            let mut with = Vec::new();
+            for reader in readers {
+                with.push(has_entry(&store, reader).await);
+            }
+            with
+        };
+        assert_eq!(
+            entries(store.clone(), readers.clone()).await,
+            [true, true, false]
+        );
+        let fans: u64 = {
+            let mut count = redis::cmd("SCARD");
+            count.arg(format!("{}:fans:{}", store.layout.namespace(), author.0));
+            store.conn.query("test", &count).await.unwrap()
+        };
+        assert_eq!(fans, 2);
+        let newest = post(&store, author).await;
+        for reader in &readers {
+            assert_eq!(checked_home(&store, &plain, *reader).await[0], newest.0);
+        }
+        // A reader with an entry who follows someone whose fans are full
+        // keeps none either.
+        let third = register(&store, "third").await;
+        post(&store, third).await;
+        for reader in &readers[..2] {
+            assert!(store.follow(*reader, third).await.unwrap());
+        }
+        checked_home(&store, &plain, other).await;
+        assert!(has_entry(&store, other).await);
+        assert!(store.follow(other, third).await.unwrap());
+        assert!(!has_entry(&store, other).await);
+        checked_home(&store, &plain, other).await;
+        assert!(!has_entry(&store, other).await);
+        // Once an entry among the fans goes, the next reader takes its place.
+        let mut forget = redis::cmd("DEL");
+        let ns = store.layout.namespace();
+        forget
+            .arg(format!("{ns}:home:{}", readers[0].0))
+            .arg(format!("{ns}:home_from:{}", readers[0].0));
+        store.conn.query::<u64>("test", &forget).await.unwrap();
+        checked_home(&store, &plain, readers[2]).await;
+        assert!(has_entry(&store, readers[2]).await, "chunk {merge_chunk}");
+        let newest = post(&store, author).await;
+        for reader in &readers {
+            assert_eq!(checked_home(&store, &plain, *reader).await[0], newest.0);
+        }
+    }
+}
