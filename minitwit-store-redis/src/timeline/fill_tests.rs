@@ -316,12 +316,21 @@ impl Dice {
 /// followee's next post reaches it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_filled_in_chunks_among_concurrent_writes_stay_whole() {
+    race(HomeCacheLimits::DEFAULT.readers).await;
+    // Two readers at most per author, of three: fans always full.
+    race(2).await;
+}
+
+/// [`entries_filled_in_chunks_among_concurrent_writes_stay_whole`] with
+/// at most `readers` readers per author.
+async fn race(readers_per_author: usize) {
     let mut config = RedisConfig::new(shared_url()).with_namespace(unique_namespace("race"));
     config.response_timeout = Duration::from_secs(5);
     let mut plain = config.clone();
     config.merge_chunk = 1;
     config.home_cache = HomeCacheLimits {
         entries: 4,
+        readers: readers_per_author,
         ..HomeCacheLimits::DEFAULT
     };
     plain.home_cache = HomeCacheLimits::OFF;
