@@ -20,7 +20,7 @@
 //! | `N:home:{id}` | sorted set | the home cache entry of reader `id`: the ids of their newest home messages, score = message id; expires | home timeline reads, `post`, `follow`, `unfollow` |
 //! | `N:home_from:{id}` | string | every home message of reader `id` with an id of at least this is in `N:home:{id}`; its existence marks the entry; expires with it | home timeline reads, `post`, `follow`, `unfollow` |
 //! | `N:fans:{id}` | set | the readers with a home cache entry who see user `id`'s posts (emptied lazily), at most the cache's `readers` | home timeline reads, `post`, `follow`, `unfollow` |
-//! | `N:home_filling:{id}` | string | reader `id`'s entry is being filled in chunks since this message id; a follow change of the reader removes it; expires after [`FILL_MARK_TTL`] | home timeline reads, `follow`, `unfollow` |
+//! | `N:home_filling:{id}` | string | reader `id`'s entry is being filled in chunks, by the fill holding this random token; a follow change of the reader removes it; expires after [`FILL_MARK_TTL`] | home timeline reads, `follow`, `unfollow` |
 //! | `N:latest` | string | the simulator's last `latest` | `set_latest` |
 //! | `N:secrets` | hash | secret name → bytes, first writer wins | `get_or_init_secret` |
 //! | `N:write:{token}` | string | the id a `create_user` or `post` call created; expires after [`WRITE_TOKEN_TTL`] | `create_user`, `post` |

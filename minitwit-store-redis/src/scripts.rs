@@ -443,7 +443,7 @@ end
 ";
 
 /// `ARGV`: namespace, user id, upper score bound (`+inf` or `(ID`), page
-/// size. Answers from the reader's home cache entry, filling it first with
+/// size, a random token (marks a fill). Answers from the reader's home cache entry, filling it first with
 /// one merge when there is none (see [`layout`](crate::layout)); a page
 /// deeper than the entry, or any page when the cache is off, is a merge.
 /// Returns `{kind, newest, messages, sources, rows}`:
@@ -455,7 +455,7 @@ end
 ///   [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk):
 ///   `newest` is the last message id handed out and `messages` the number
 ///   of messages, both now, and `N:home_filling:{reader}` marks the fill
-///   with `newest`; the store fills the entry in chunks ([`HOME_JOIN`],
+///   with the token (so that two fills of one reader never share a mark); the store fills the entry in chunks ([`HOME_JOIN`],
 ///   [`HOME_CATCH_UP`], [`HOME_FILL`]);
 /// * `{'merge', '', '', sources, {}}`: the page needs a merge over more
 ///   sources than
@@ -472,7 +472,7 @@ if HOME_ENTRIES > 0 then
     sources = sources_of(me)
     if #sources > MERGE_CHUNK then
       local newest = redis.call('GET', K_NEXT_MESSAGE_ID) or '0'
-      redis.call('SET', home_filling_key(me), newest, 'EX', FILL_MARK_TTL)
+      redis.call('SET', home_filling_key(me), ARGV[5], 'EX', FILL_MARK_TTL)
       return {'fill', newest, redis.call('GET', K_COUNT_MESSAGES) or '0', sources, {}}
     end
     store_entry(me, merge(sources, HOME_ENTRIES, '+inf'))
@@ -566,8 +566,8 @@ return {since[#since] or after, #since, ids}
 /// (`newest` when none were, else the `last` of [`HOME_CATCH_UP`]), the
 /// number of messages up to that id (the `messages` of the `fill` answer
 /// plus what the catch-ups looked at), threshold, the reader's followees
-/// then (the sources after the reader, comma-separated), the number of
-/// ids that follow, those ids (the newest on the reader's home timeline
+/// then (the sources after the reader, comma-separated), the fill's token
+/// (see [`HOME_TIMELINE`]), the number of ids that follow, those ids (the newest on the reader's home timeline
 /// that the catch-ups found), then the sources whose newest id (from
 /// [`HOME_JOIN`]) is at least the threshold.
 ///
@@ -585,7 +585,7 @@ const HOME_FILL: &str = r"
 local me, newest, after = ARGV[2], ARGV[3], ARGV[4]
 local counted, threshold = tonumber(ARGV[5]), ARGV[6]
 if redis.call('EXISTS', home_from_key(me)) == 1 then return 'filled' end
-if redis.call('GET', home_filling_key(me)) ~= newest
+if redis.call('GET', home_filling_key(me)) ~= ARGV[8]
   or table.concat(followees_of(me), ',') ~= ARGV[7] then
   return 'changed'
 end
@@ -596,14 +596,14 @@ if tonumber(redis.call('GET', K_COUNT_MESSAGES) or '0') ~= counted + #since then
   return 'changed'
 end
 local found = {}
-local caught = tonumber(ARGV[8])
-for i = 9, 8 + caught do found[#found + 1] = tonumber(ARGV[i]) end
+local caught = tonumber(ARGV[9])
+for i = 10, 9 + caught do found[#found + 1] = tonumber(ARGV[i]) end
 for _, id in ipairs(since) do
   if takes_post(me, id) then found[#found + 1] = tonumber(id) end
 end
 -- An author's fans were full.
 if redis.call('EXISTS', home_filling_key(me)) == 0 then return 'changed' end
-for i = 9 + caught, #ARGV do
+for i = 10 + caught, #ARGV do
   local ids = redis.call('ZREVRANGEBYSCORE', user_timeline_key(ARGV[i]), newest, threshold,
     'LIMIT', 0, HOME_ENTRIES)
   for _, id in ipairs(ids) do found[#found + 1] = tonumber(id) end

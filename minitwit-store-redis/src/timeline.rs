@@ -29,10 +29,10 @@
 use minitwit_core::{Message, PageRequest, StoreError, Timeline, User, UserId};
 use redis::Script;
 
-use crate::RedisStore;
 use crate::connection::Resend;
 use crate::decode::{MessageRow, corrupt, decode_message, decode_user, parse_id};
 use crate::scripts::FILL_SINCE_MAX;
+use crate::{RedisStore, write_token};
 
 /// How many times a fill in chunks catches up with the messages posted
 /// during it before it gives way (see `HOME_FILL`).
@@ -60,6 +60,8 @@ struct Fill {
     /// The newest ids on the reader's home timeline after `newest` and up
     /// to `after`, newest first.
     caught: Vec<u64>,
+    /// The fill's mark (`N:home_filling:{reader}`), unique to it.
+    token: String,
 }
 
 /// The answer of the home timeline script: its kind (`page`, `fill` or
@@ -136,7 +138,9 @@ impl RedisStore {
         max: &str,
         limit: usize,
     ) -> Result<Vec<Message>, StoreError> {
-        let (kind, newest, messages, sources, rows) = self.home_script(reader, max, limit).await?;
+        let token = write_token();
+        let (kind, newest, messages, sources, rows) =
+            self.home_script(reader, max, limit, &token).await?;
         let rows = match kind.as_str() {
             "page" => rows,
             "merge" => {
@@ -145,8 +149,9 @@ impl RedisStore {
             }
             "fill" => {
                 let _turn = self.merge_turn().await?;
-                self.fill_home(reader, &newest, &messages, &sources).await?;
-                match self.home_script(reader, max, limit).await? {
+                self.fill_home(reader, &newest, &messages, &sources, &token)
+                    .await?;
+                match self.home_script(reader, max, limit, &token).await? {
                     (kind, _, _, _, rows) if kind == "page" => rows,
                     // The fill gave way, or the page is deeper than the entry.
                     (_, _, _, sources, _) => self.merge_home(&sources, max, limit).await?,
@@ -165,14 +170,20 @@ impl RedisStore {
             .map_err(|_| StoreError::backend("the home timeline merge queue is closed"))
     }
 
+    /// Runs the home timeline script; `token` marks the fill it may start.
     async fn home_script(
         &self,
         reader: UserId,
         max: &str,
         limit: usize,
+        token: &str,
     ) -> Result<HomeReply, StoreError> {
         let mut invocation = self.invoke(&self.scripts.home_timeline);
-        invocation.arg(reader.0).arg(max).arg(limit_arg(limit));
+        invocation
+            .arg(reader.0)
+            .arg(max)
+            .arg(limit_arg(limit))
+            .arg(token);
         self.conn
             .eval("home_timeline", &invocation, Resend::Safe)
             .await
@@ -210,8 +221,11 @@ impl RedisStore {
         newest: &str,
         messages: &str,
         sources: &[String],
+        token: &str,
     ) -> Result<(), StoreError> {
-        let mut fill = self.start_fill(reader, newest, messages, sources).await?;
+        let mut fill = self
+            .start_fill(reader, newest, messages, sources, token)
+            .await?;
         let mut outcome = self.finish_fill(&fill).await?;
         for _ in 1..FILL_ROUNDS {
             if outcome != "busy" {
@@ -234,6 +248,7 @@ impl RedisStore {
         newest: &str,
         messages: &str,
         sources: &[String],
+        token: &str,
     ) -> Result<Fill, StoreError> {
         let reader_arg = reader.0.to_string();
         let heads = self
@@ -254,6 +269,7 @@ impl RedisStore {
             after: newest.to_owned(),
             counted: parse_id(messages, "message count")?,
             caught: Vec::new(),
+            token: token.to_owned(),
         })
     }
 
@@ -294,6 +310,7 @@ impl RedisStore {
             .arg(fill.counted)
             .arg(fill.threshold)
             .arg(&fill.followees)
+            .arg(&fill.token)
             .arg(fill.caught.len())
             .arg(&fill.caught)
             .arg(&fill.candidates);

@@ -93,11 +93,13 @@ async fn start_fill(store: &RedisStore) -> Filling {
         assert!(store.follow(reader, author).await.unwrap());
         followees.push(author);
     }
-    let (kind, newest, messages, sources, _) = store.home_script(reader, "+inf", 50).await.unwrap();
+    let token = crate::write_token();
+    let (kind, newest, messages, sources, _) =
+        store.home_script(reader, "+inf", 50, &token).await.unwrap();
     assert_eq!(kind, "fill");
     assert_eq!(sources.len(), 4);
     let fill = store
-        .start_fill(reader, &newest, &messages, &sources)
+        .start_fill(reader, &newest, &messages, &sources, &token)
         .await
         .unwrap();
     Filling {
