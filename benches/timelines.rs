@@ -32,7 +32,14 @@
 //!   page: two durable writes, then the page, `cached` (the cache patches
 //!   the reader's entry) and `merged` (what every page after a follow
 //!   change cost when a change dropped the entry: a merge over every
-//!   followee).
+//!   followee);
+//! * `home_pulled_N` (Redis): the newest home page of a second reader
+//!   following the same N authors, who first read after the most prolific
+//!   author's posts already reached as many entries as the cache allows
+//!   (1,024 other readers of that author read first), so that this
+//!   reader's entry reads that author's posts at page time: `cached` and
+//!   `merged` (what such a reader's every page cost when a full author
+//!   left them without an entry).
 //!
 //! Every page holds 30 messages (checked before measuring). Run with
 //!
@@ -199,6 +206,9 @@ struct DataSet {
     prolific: UserId,
     /// The reader following `FOLLOWEE_COUNTS[i]` authors.
     readers: [UserId; 4],
+    /// Readers following the same authors, whose entries pull the most
+    /// prolific author (Redis only; see `pulling_readers`).
+    pulling: Option<[UserId; 4]>,
     /// A message 90% of the way back from the newest.
     deep: MessageId,
     /// The author every reader follows first: the most prolific.
@@ -263,20 +273,7 @@ async fn build(backend: &Backend, messages: usize, loaders: usize, cache: Option
 
     let mut readers = [UserId(0); 4];
     for (reader, count) in readers.iter_mut().zip(FOLLOWEE_COUNTS) {
-        *reader = store
-            .create_user(new_user(&format!("reader of {count}")))
-            .await
-            .unwrap()
-            .id;
-        // Followees spread over all ranks, prolific and quiet alike.
-        let followees: Vec<UserId> = (0..count).map(|i| authors[i * AUTHORS / count]).collect();
-        let store = Arc::clone(&store);
-        let reader = *reader;
-        run_concurrently(count, loaders, move |i| {
-            let (store, followee) = (Arc::clone(&store), followees[i]);
-            async move { store.follow(reader, followee).await.unwrap() }
-        })
-        .await;
+        *reader = reader_of(&store, &authors, count, "reader", loaders).await;
     }
 
     let posted = Arc::new(AtomicUsize::new(0));
@@ -304,6 +301,10 @@ async fn build(backend: &Backend, messages: usize, loaders: usize, cache: Option
     })
     .await;
     store.flush().await.unwrap();
+    let pulling = match backend {
+        Backend::Redis(_) => Some(pulling_readers(&store, &readers, &authors, loaders).await),
+        Backend::Sled => None,
+    };
     let mut ids = ids;
     ids.sort_unstable();
     let deep = MessageId(ids[ids.len() / 10]);
@@ -332,9 +333,75 @@ async fn build(backend: &Backend, messages: usize, loaders: usize, cache: Option
         _dirs: dir.into_iter().chain(merged_dir).chain(cold_dir).collect(),
         prolific: authors[USER_RANK],
         readers,
+        pulling,
         deep,
         refollowed: authors[0],
     }
+}
+
+/// A new reader who follows `count` authors, spread over all ranks,
+/// prolific and quiet alike (the most prolific first).
+async fn reader_of(
+    store: &Arc<dyn Store>,
+    authors: &[UserId],
+    count: usize,
+    name: &str,
+    loaders: usize,
+) -> UserId {
+    let reader = store
+        .create_user(new_user(&format!("{name} of {count}")))
+        .await
+        .unwrap()
+        .id;
+    let followees: Vec<UserId> = (0..count).map(|i| authors[i * AUTHORS / count]).collect();
+    let store = Arc::clone(store);
+    run_concurrently(count, loaders, move |i| {
+        let (store, followee) = (Arc::clone(&store), followees[i]);
+        async move { store.follow(reader, followee).await.unwrap() }
+    })
+    .await;
+    reader
+}
+
+/// Readers who follow what `readers` follow, and who first read once the
+/// most prolific author's posts reach as many entries as the cache allows:
+/// `readers` read first, then 1,024 others who follow that author alone.
+async fn pulling_readers(
+    store: &Arc<dyn Store>,
+    readers: &[UserId; 4],
+    authors: &[UserId],
+    loaders: usize,
+) -> [UserId; 4] {
+    let first = |reader| store.timeline(Timeline::Home(reader), PageRequest::first(PAGE));
+    for reader in readers {
+        first(*reader).await.unwrap();
+    }
+    let prolific = authors[0];
+    run_concurrently(HomeCacheLimits::DEFAULT.readers, loaders, {
+        let store = Arc::clone(store);
+        move |n| {
+            let store = Arc::clone(&store);
+            async move {
+                let fan = store
+                    .create_user(new_user(&format!("fan {n}")))
+                    .await
+                    .unwrap()
+                    .id;
+                store.follow(fan, prolific).await.unwrap();
+                store
+                    .timeline(Timeline::Home(fan), PageRequest::first(PAGE))
+                    .await
+                    .unwrap();
+            }
+        }
+    })
+    .await;
+    let mut pulling = [UserId(0); 4];
+    for (reader, count) in pulling.iter_mut().zip(FOLLOWEE_COUNTS) {
+        *reader = reader_of(store, authors, count, "pulling reader", loaders).await;
+        first(*reader).await.unwrap();
+    }
+    pulling
 }
 
 /// Copies every record of `from` into the empty `to`, in batches.
@@ -455,6 +522,15 @@ fn main() {
                 assert_eq!(got, merged, "{name}: the index and the merge disagree");
             }
         }
+        // So do the pages of readers who pull an author.
+        for reader in set.pulling.iter().flatten() {
+            let home = Timeline::Home(*reader);
+            let page = PageRequest::first(PAGE);
+            let got = runtime.block_on(set.store.timeline(home, page)).unwrap();
+            let merged = runtime.block_on(set.merged.timeline(home, page)).unwrap();
+            assert_eq!(got.len(), PAGE);
+            assert_eq!(got, merged, "home of a reader who pulls an author");
+        }
         // After a follow change, the patched entry and the merge agree too.
         for reader in set.readers {
             runtime.block_on(async {
@@ -516,6 +592,22 @@ fn main() {
                 group.bench_function(BenchmarkId::from_parameter(id), |b| {
                     b.to_async(&runtime)
                         .iter(|| refollow_and_read(store, reader, author));
+                });
+            }
+        }
+        group.finish();
+    }
+
+    for (which, count) in FOLLOWEE_COUNTS.iter().enumerate() {
+        let mut group = criterion.benchmark_group(format!("home_pulled_{count}"));
+        for set in &data {
+            let Some(pulling) = set.pulling else { continue };
+            let home = Timeline::Home(pulling[which]);
+            for (kind, store) in [("cached", &set.store), ("merged", &set.merged)] {
+                let id = format!("{}-{kind}-{}", set.backend, label(set.messages));
+                group.bench_function(BenchmarkId::from_parameter(id), |b| {
+                    b.to_async(&runtime)
+                        .iter(|| store.timeline(home, PageRequest::first(PAGE)));
                 });
             }
         }

@@ -47,8 +47,9 @@ pub struct HomeCacheLimits {
     /// alone. 0 turns the cache off: every page is merged.
     pub entries: usize,
     /// Readers kept (sled: the least recently read goes first; Redis: the
-    /// most readers one author's posts reach, beyond which a reader keeps
-    /// no entry). Either way, a post updates at most this many entries.
+    /// most readers one author's posts reach, beyond which a reader's
+    /// pages read that author's newest posts when they are read). Either
+    /// way, a post updates at most this many entries.
     pub readers: usize,
     /// How long an entry lives before the next read fills it again
     /// (Redis).

@@ -66,7 +66,11 @@ pub struct RedisConfig {
     /// Entries expire after their `lifetime`; `readers` is the most readers
     /// one author's posts are added to (1,024 by default), so that a post
     /// costs at most that many entry updates: a reader who would be one
-    /// more keeps no entry, and their pages are merged.
+    /// more reads that author's newest posts at page time instead
+    /// (`N:home_pulled`, at most
+    /// [`HOME_PULLED_MAX`](crate::layout::HOME_PULLED_MAX) authors per
+    /// reader, beyond which the reader keeps no entry and their pages are
+    /// merged).
     /// The default suits every deployment; tests use a tiny one to run every
     /// path with little data. Instances that share a namespace should use
     /// the same.

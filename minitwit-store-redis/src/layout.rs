@@ -20,6 +20,7 @@
 //! | `N:home:{id}` | sorted set | the home cache entry of reader `id`: the ids of their newest home messages, score = message id; expires | home timeline reads, `post`, `follow`, `unfollow` |
 //! | `N:home_from:{id}` | string | every home message of reader `id` with an id of at least this is in `N:home:{id}`; its existence marks the entry; expires with it | home timeline reads, `post`, `follow`, `unfollow` |
 //! | `N:fans:{id}` | set | the readers with a home cache entry who see user `id`'s posts (emptied lazily), at most the cache's `readers` | home timeline reads, `post`, `follow`, `unfollow` |
+//! | `N:home_pulled:{id}` | set | the authors reader `id` follows (or `id` itself) whose posts do not reach `N:home:{id}`, because their `N:fans` were full: a page of the entry reads their newest posts from their timelines; at most [`HOME_PULLED_MAX`]; expires a second after the entry | home timeline reads, `follow`, `unfollow` |
 //! | `N:home_filling:{id}` | string | reader `id`'s entry is being filled in chunks, by the fill holding this random token; a follow change of the reader removes it; expires after [`FILL_MARK_TTL`] | home timeline reads, `follow`, `unfollow` |
 //! | `N:latest` | string | the simulator's last `latest` | `set_latest` |
 //! | `N:secrets` | hash | secret name → bytes, first writer wins | `get_or_init_secret` |
@@ -47,7 +48,13 @@
 //!   set); a follow adds the new followee's newest ids to the reader's
 //!   entry (and the reader to the followee's `N:fans`), an unfollow removes
 //!   the followee's ids, so the page after a follow change costs the page
-//!   too, not a merge. All of it runs in scripts, so no post can slip
+//!   too, not a merge. An author's `N:fans` holds at most the cache's
+//!   `readers`, so that a post costs a bounded number of entry updates; a
+//!   reader who cannot join pulls that author instead
+//!   (`N:home_pulled:{reader}`): the entry's pages add the newest posts of
+//!   those few authors, read from their timelines, to the entry's ids (the
+//!   hybrid of fan-out on write and merge on read), and a reader who would
+//!   pull more than [`HOME_PULLED_MAX`] keeps no entry. All of it runs in scripts, so no post can slip
 //!   between a fill, a follow change and what the entry holds. A reader
 //!   with more followees than [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk)
 //!   is filled in several scripts: the first marks the fill
@@ -137,6 +144,12 @@ const HOME: &str = "home:";
 const HOME_FROM: &str = "home_from:";
 /// `N:fans:{id}`.
 const FANS: &str = "fans:";
+/// `N:home_pulled:{id}`.
+const HOME_PULLED: &str = "home_pulled:";
+/// The most authors one home cache entry reads at page time (see
+/// `N:home_pulled:{id}`): a reader who would pull one more keeps no entry,
+/// and their pages are merged.
+pub const HOME_PULLED_MAX: usize = 32;
 /// `N:home_filling:{id}`.
 const HOME_FILLING: &str = "home_filling:";
 /// How long `N:home_filling:{id}` outlives the start of its fill: far
@@ -279,8 +292,9 @@ local function home_key(id) return P .. '{HOME}' .. id end
 local function home_from_key(id) return P .. '{HOME_FROM}' .. id end
 local function fans_key(id) return P .. '{FANS}' .. id end
 local function home_filling_key(id) return P .. '{HOME_FILLING}' .. id end
+local function home_pulled_key(id) return P .. '{HOME_PULLED}' .. id end
 local HOME_ENTRIES, HOME_LIFETIME = {home_entries}, {home_lifetime}
-local HOME_FANS = {home_fans}
+local HOME_FANS, HOME_PULLED_MAX = {home_fans}, {HOME_PULLED_MAX}
 local WRITE_TOKEN_TTL = {ttl}
 local FILL_MARK_TTL = {fill_mark_ttl}
 local function id_string(n) return string.format('%d', n) end
@@ -334,6 +348,7 @@ mod tests {
         assert!(prelude.contains("P .. 'home_filling:' .. id"));
         assert!(prelude.contains("local FILL_MARK_TTL = 60"));
         assert!(prelude.contains("local HOME_ENTRIES, HOME_LIFETIME = 128, 3600"));
-        assert!(prelude.contains("local HOME_FANS = 1024"));
+        assert!(prelude.contains("local HOME_FANS, HOME_PULLED_MAX = 1024, 32"));
+        assert!(prelude.contains("P .. 'home_pulled:' .. id"));
     }
 }

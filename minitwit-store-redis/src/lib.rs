@@ -41,8 +41,9 @@
 //!   entry ([`minitwit_core::home`]), kept in Redis and fed by posts, so it
 //!   costs about the same for 10 followees as for 10,000; a post costs one
 //!   insert per reader who follows its author and read lately, at most
-//!   1,024 of them (the cache's `readers`; one more keeps no entry, and
-//!   their pages are merged), and a
+//!   1,024 of them (the cache's `readers`; one more reads that author's
+//!   newest posts from their timeline at page time, beside the rest of
+//!   the entry), and a
 //!   follow or unfollow patches the reader's entry (at most an entry's
 //!   worth of ids) instead of dropping it.
 //! * **Ids.** User and message ids come from `INCR` counters inside the

@@ -97,8 +97,11 @@ return redis.call('HGET', key, F_SESSIONS)
 /// A change of a follow of oneself (which the service never makes) drops
 /// the entry. `join_fans` adds a reader to an author's fans unless
 /// `HOME_FANS` (the cache's `readers`) are there already, so that a post
-/// costs at most that many entries; a reader who cannot join keeps no entry
-/// (their pages are merged).
+/// costs at most that many entries; a reader who cannot join pulls that
+/// author instead (`pull`: the entry's pages read the author's newest posts
+/// from their timeline, `N:home_pulled:{id}`), and a reader who cannot
+/// pull one more either ([`HOME_PULLED_MAX`](crate::layout::HOME_PULLED_MAX))
+/// keeps no entry (their pages are merged); `join_or_pull` does both.
 const HOME_WRITES: &str = r"
 local function fan_out(author, id)
   for _, reader in ipairs(redis.call('SMEMBERS', fans_key(author))) do
@@ -121,7 +124,8 @@ local function fan_out(author, id)
   end
 end
 local function forget_home(reader)
-  redis.call('DEL', home_key(reader), home_from_key(reader), home_filling_key(reader))
+  redis.call('DEL', home_key(reader), home_from_key(reader), home_filling_key(reader),
+    home_pulled_key(reader))
 end
 local function add_ids(key, ids)
   local scored = {}
@@ -134,7 +138,7 @@ end
 -- Adds `reader` to `author`'s fans, unless HOME_FANS readers are there
 -- already (after dropping those with neither an entry nor a fill under
 -- way): so a post fans out to at most HOME_FANS entries. Returns whether
--- the reader is in; a reader who is not may keep no entry.
+-- the reader is in; a reader who is not pulls the author instead (below).
 local function join_fans(author, reader)
   local key = fans_key(author)
   if redis.call('SISMEMBER', key, reader) == 1 then return true end
@@ -148,6 +152,30 @@ local function join_fans(author, reader)
   end
   redis.call('SADD', key, reader)
   return true
+end
+-- Makes the pages of `reader`'s entry read `author`'s newest posts from
+-- their timeline, since they do not reach the entry, unless the entry
+-- pulls HOME_PULLED_MAX authors already. Returns whether `author` is
+-- pulled. The set expires a second after the entry (or, while the entry is
+-- being filled, after the fill's mark), never before it.
+local function pull(reader, author)
+  local key = home_pulled_key(reader)
+  if redis.call('SISMEMBER', key, author) == 0 then
+    if redis.call('SCARD', key) >= HOME_PULLED_MAX then return false end
+    redis.call('SADD', key, author)
+  end
+  local ttl = redis.call('PTTL', home_from_key(reader))
+  if ttl == -1 then
+    redis.call('PERSIST', key)
+  elseif ttl > 0 then
+    redis.call('PEXPIRE', key, ttl + 1000)
+  else
+    redis.call('EXPIRE', key, FILL_MARK_TTL + 1)
+  end
+  return true
+end
+local function join_or_pull(author, reader)
+  return join_fans(author, reader) or pull(reader, author)
 end
 local function home_followed(reader, author)
   if reader == author then return forget_home(reader) end
@@ -171,7 +199,7 @@ local function home_followed(reader, author)
     end
   end
   redis.call('SET', from_key, from, 'KEEPTTL')
-  if not join_fans(author, reader) then forget_home(reader) end
+  if not join_or_pull(author, reader) then forget_home(reader) end
 end
 local function home_unfollowed(reader, author)
   if reader == author then return forget_home(reader) end
@@ -202,6 +230,7 @@ local function unfollow_edge(follower, followee)
   if removed == 1 then
     redis.call('DECR', K_COUNT_FOLLOWS)
     redis.call('DEL', home_filling_key(follower))
+    redis.call('SREM', home_pulled_key(follower), followee)
     if follower ~= followee then redis.call('SREM', fans_key(followee), follower) end
     home_unfollowed(follower, followee)
   end
@@ -416,14 +445,15 @@ end
 -- Whether message `id` is on `reader`'s home timeline (by them or a
 -- followee); if so, its author's `fans` get the reader back, since a post
 -- drops from them a reader who has no entry yet (when they are full, the
--- reader's fill mark goes, and the fill gives way).
+-- entry pulls the author; when it cannot, the reader's fill mark goes, and
+-- the fill gives way).
 local function takes_post(reader, id)
   local author = redis.call('HGET', message_key(id), F_AUTHOR)
   if not author or (author ~= reader and not redis.call('ZSCORE', follows_key(reader), author)) then
     return false
   end
-  if not join_fans(author, reader) then
-    -- Its fans are full: the fill gives way (see HOME_FILL).
+  if not join_or_pull(author, reader) then
+    -- The fill gives way (see HOME_FILL).
     redis.call('DEL', home_filling_key(reader))
   end
   return true
@@ -439,12 +469,32 @@ local function store_entry(reader, newest)
   local from = '0'
   if #newest == HOME_ENTRIES then from = newest[#newest] end
   redis.call('SET', home_from_key(reader), from, 'EX', HOME_LIFETIME)
+  redis.call('EXPIRE', home_pulled_key(reader), HOME_LIFETIME + 1)
+end
+-- `ids` (the entry's, between `max` and `from`, newest first) with the
+-- newest posts there of the authors the entry pulls (see `pull`) that the
+-- reader still follows: the newest `limit` of them all.
+local function with_pulled(reader, ids, max, from, limit)
+  local pulled = redis.call('SMEMBERS', home_pulled_key(reader))
+  if #pulled == 0 then return ids end
+  local found = {}
+  for _, id in ipairs(ids) do found[#found + 1] = tonumber(id) end
+  for _, author in ipairs(pulled) do
+    if author == reader or redis.call('ZSCORE', follows_key(reader), author) then
+      local posts = redis.call('ZREVRANGEBYSCORE', user_timeline_key(author), max, from,
+        'LIMIT', 0, limit)
+      for _, id in ipairs(posts) do found[#found + 1] = tonumber(id) end
+    end
+  end
+  return newest_ids(found, limit)
 end
 ";
 
 /// `ARGV`: namespace, user id, upper score bound (`+inf` or `(ID`), page
-/// size, a random token (marks a fill). Answers from the reader's home cache entry, filling it first with
-/// one merge when there is none (see [`layout`](crate::layout)); a page
+/// size, a random token (marks a fill). Answers from the reader's home
+/// cache entry and the newest posts of the authors it pulls (see `pull` in
+/// [`HOME_WRITES`]), filling it first with one merge when there is none
+/// (see [`layout`](crate::layout)); a page
 /// deeper than the entry, or any page when the cache is off, is a merge.
 /// Returns `{kind, newest, messages, sources, rows}`:
 ///
@@ -473,11 +523,13 @@ if HOME_ENTRIES > 0 then
     if #sources > MERGE_CHUNK then
       local newest = redis.call('GET', K_NEXT_MESSAGE_ID) or '0'
       redis.call('SET', home_filling_key(me), ARGV[5], 'EX', FILL_MARK_TTL)
+      redis.call('DEL', home_pulled_key(me))
       return {'fill', newest, redis.call('GET', K_COUNT_MESSAGES) or '0', sources, {}}
     end
+    redis.call('DEL', home_pulled_key(me))
     store_entry(me, merge(sources, HOME_ENTRIES, '+inf'))
     for _, source in ipairs(sources) do
-      if not join_fans(source, me) then
+      if not join_or_pull(source, me) then
         forget_home(me)
         break
       end
@@ -487,6 +539,7 @@ if HOME_ENTRIES > 0 then
   -- Only ids of the entry's complete part: at least `from`.
   if from then
     local ids = redis.call('ZREVRANGEBYSCORE', home_key(me), max, from, 'LIMIT', 0, count)
+    ids = with_pulled(me, ids, max, from, count)
     if #ids == count or from == '0' then return {'page', '', '', {}, render(ids)} end
   end
 end
@@ -523,16 +576,17 @@ return render(collect(candidates, ARGV[2], ARGV[3], tonumber(ARGV[4])))
 /// entry (they remove the reader again while the entry does not exist;
 /// [`HOME_FILL`] adds back the authors of those posts). Returns each
 /// source's newest message id of at most `newest`, `''` for none or for a
-/// source no longer followed. A source whose fans are full (see
-/// `join_fans` in [`HOME_WRITES`]) removes the fill's mark, so that the
-/// fill gives way. Needs [`MERGE`].
+/// source no longer followed. A source whose fans are full is pulled
+/// instead (see `pull` in [`HOME_WRITES`]); when the entry pulls as many
+/// as it may already, the source removes the fill's mark, so that the fill
+/// gives way. Needs [`MERGE`].
 const HOME_JOIN: &str = r"
 local me, newest = ARGV[2], tonumber(ARGV[3])
 local out = {}
 for i = 4, #ARGV do
   local source, head = ARGV[i], nil
   if source == me or redis.call('ZSCORE', follows_key(me), source) then
-    if not join_fans(source, me) then redis.call('DEL', home_filling_key(me)) end
+    if not join_or_pull(source, me) then redis.call('DEL', home_filling_key(me)) end
     local timeline = user_timeline_key(source)
     head = redis.call('ZREVRANGE', timeline, 0, 0)[1]
     if head and tonumber(head) > newest then
@@ -601,7 +655,7 @@ for i = 10, 9 + caught do found[#found + 1] = tonumber(ARGV[i]) end
 for _, id in ipairs(since) do
   if takes_post(me, id) then found[#found + 1] = tonumber(id) end
 end
--- An author's fans were full.
+-- An author's fans were full, and the entry could pull no more authors.
 if redis.call('EXISTS', home_filling_key(me)) == 0 then return 'changed' end
 for i = 10 + caught, #ARGV do
   local ids = redis.call('ZREVRANGEBYSCORE', user_timeline_key(ARGV[i]), newest, threshold,

@@ -10,6 +10,7 @@ use minitwit_core::{
 };
 
 use super::Fill;
+use crate::layout::HOME_PULLED_MAX;
 use crate::scripts::FILL_SINCE_MAX;
 use crate::test_server::{shared_url, unique_namespace};
 use crate::{RedisConfig, RedisStore};
@@ -430,23 +431,47 @@ async fn race(readers_per_author: usize) {
     }
 }
 
-/// An author's posts reach at most `readers` entries: a reader who would be
-/// one more keeps no entry (pages merged), in one script or in chunks, on a
-/// first page or a follow, until an entry among them goes.
+/// The members of a set of `store`'s namespace, sorted.
+async fn members(store: &RedisStore, key: &str, id: UserId) -> Vec<u64> {
+    let mut read = redis::cmd("SMEMBERS");
+    read.arg(format!("{}:{key}:{}", store.layout.namespace(), id.0));
+    let mut ids: Vec<u64> = store.conn.query("test", &read).await.unwrap();
+    ids.sort_unstable();
+    ids
+}
+
+/// Whether `reader`'s set of pulled authors lives at least as long as
+/// their entry (a set that went first would lose those authors' posts).
+async fn pulls_outlive_entry(store: &RedisStore, reader: UserId) -> bool {
+    let ns = store.layout.namespace();
+    let ttl = |key: &str| {
+        let mut read = redis::cmd("PTTL");
+        read.arg(format!("{ns}:{key}:{}", reader.0));
+        read
+    };
+    let entry: i64 = store.conn.query("test", &ttl("home_from")).await.unwrap();
+    let pulls: i64 = store.conn.query("test", &ttl("home_pulled")).await.unwrap();
+    entry > 0 && pulls >= entry
+}
+
+/// Drops `reader`'s entry, as its expiry would.
+async fn expire_entry(store: &RedisStore, reader: UserId) {
+    let ns = store.layout.namespace();
+    let mut forget = redis::cmd("DEL");
+    for key in ["home", "home_from", "home_pulled"] {
+        forget.arg(format!("{ns}:{key}:{}", reader.0));
+    }
+    store.conn.query::<u64>("test", &forget).await.unwrap();
+}
+
+/// An author's posts reach at most `readers` entries: a reader who would
+/// be one more pulls the author (reads their posts at page time), in one
+/// script or in chunks, on a first page or a follow; once an entry among
+/// the fans goes, a new entry takes its place.
 #[tokio::test]
 async fn an_authors_posts_reach_at_most_readers_entries() {
     for merge_chunk in [usize::MAX, 1] {
-        let mut config = RedisConfig::new(shared_url()).with_namespace(unique_namespace("fans"));
-        config.response_timeout = Duration::from_secs(5);
-        let mut plain = config.clone();
-        config.merge_chunk = merge_chunk;
-        config.home_cache = HomeCacheLimits {
-            readers: 2,
-            ..HomeCacheLimits::DEFAULT
-        };
-        plain.home_cache = HomeCacheLimits::OFF;
-        let store = RedisStore::connect(config).await.unwrap();
-        let plain = RedisStore::connect(plain).await.unwrap();
+        let (store, plain) = fans_of_two(merge_chunk).await;
         let author = register(&store, "author").await;
         let other = register(&store, "other").await;
         post(&store, author).await;
@@ -456,31 +481,19 @@ async fn an_authors_posts_reach_at_most_readers_entries() {
             let reader = register(&store, &format!("reader{n}")).await;
             assert!(store.follow(reader, author).await.unwrap());
             checked_home(&store, &plain, reader).await;
+            assert!(has_entry(&store, reader).await);
             readers.push(reader);
         }
-        let entries = |store: RedisStore, readers: Vec<UserId>| async move {
-            let mut with = Vec::new();
-            for reader in readers {
-                with.push(has_entry(&store, reader).await);
-            }
-            with
-        };
-        assert_eq!(
-            entries(store.clone(), readers.clone()).await,
-            [true, true, false]
-        );
-        let fans: u64 = {
-            let mut count = redis::cmd("SCARD");
-            count.arg(format!("{}:fans:{}", store.layout.namespace(), author.0));
-            store.conn.query("test", &count).await.unwrap()
-        };
-        assert_eq!(fans, 2);
+        assert_eq!(members(&store, "fans", author).await.len(), 2);
+        assert_eq!(members(&store, "home_pulled", readers[2]).await, [author.0]);
+        assert!(pulls_outlive_entry(&store, readers[2]).await);
+        assert!(members(&store, "home_pulled", readers[0]).await.is_empty());
         let newest = post(&store, author).await;
         for reader in &readers {
             assert_eq!(checked_home(&store, &plain, *reader).await[0], newest.0);
         }
         // A reader with an entry who follows someone whose fans are full
-        // keeps none either.
+        // pulls them, and keeps the entry.
         let third = register(&store, "third").await;
         post(&store, third).await;
         for reader in &readers[..2] {
@@ -489,21 +502,108 @@ async fn an_authors_posts_reach_at_most_readers_entries() {
         checked_home(&store, &plain, other).await;
         assert!(has_entry(&store, other).await);
         assert!(store.follow(other, third).await.unwrap());
-        assert!(!has_entry(&store, other).await);
+        assert!(has_entry(&store, other).await);
+        assert_eq!(members(&store, "home_pulled", other).await, [third.0]);
+        assert!(pulls_outlive_entry(&store, other).await);
+        let newest = post(&store, third).await;
+        assert_eq!(checked_home(&store, &plain, other).await[0], newest.0);
+        // An unfollow ends the pull.
+        assert!(store.unfollow(other, third).await.unwrap());
+        assert!(members(&store, "home_pulled", other).await.is_empty());
         checked_home(&store, &plain, other).await;
-        assert!(!has_entry(&store, other).await);
-        // Once an entry among the fans goes, the next reader takes its place.
-        let mut forget = redis::cmd("DEL");
-        let ns = store.layout.namespace();
-        forget
-            .arg(format!("{ns}:home:{}", readers[0].0))
-            .arg(format!("{ns}:home_from:{}", readers[0].0));
-        store.conn.query::<u64>("test", &forget).await.unwrap();
+        // A set that still names them (an unfollow through an instance of
+        // the previous version) does not bring their posts back.
+        let mut stale = redis::cmd("SADD");
+        stale
+            .arg(format!(
+                "{}:home_pulled:{}",
+                store.layout.namespace(),
+                other.0
+            ))
+            .arg(third.0);
+        store.conn.query::<u64>("test", &stale).await.unwrap();
+        checked_home(&store, &plain, other).await;
+        // Once an entry among the fans goes, a new entry takes its place.
+        expire_entry(&store, readers[0]).await;
+        expire_entry(&store, readers[2]).await;
         checked_home(&store, &plain, readers[2]).await;
         assert!(has_entry(&store, readers[2]).await, "chunk {merge_chunk}");
+        assert!(members(&store, "home_pulled", readers[2]).await.is_empty());
+        assert!(
+            members(&store, "fans", author)
+                .await
+                .contains(&readers[2].0)
+        );
         let newest = post(&store, author).await;
         for reader in &readers {
             assert_eq!(checked_home(&store, &plain, *reader).await[0], newest.0);
         }
+    }
+}
+
+/// A store whose authors' posts reach two entries at most (filling and
+/// merging in chunks of `merge_chunk` followees), and one on the same
+/// namespace that merges every page in one script.
+async fn fans_of_two(merge_chunk: usize) -> (RedisStore, RedisStore) {
+    let mut config = RedisConfig::new(shared_url()).with_namespace(unique_namespace("fans"));
+    config.response_timeout = Duration::from_secs(5);
+    let mut plain = config.clone();
+    config.merge_chunk = merge_chunk;
+    config.home_cache = HomeCacheLimits {
+        readers: 2,
+        ..HomeCacheLimits::DEFAULT
+    };
+    plain.home_cache = HomeCacheLimits::OFF;
+    (
+        RedisStore::connect(config).await.unwrap(),
+        RedisStore::connect(plain).await.unwrap(),
+    )
+}
+
+/// A reader pulls at most `HOME_PULLED_MAX` authors: one who would pull one
+/// more keeps no entry, and their pages are merged.
+#[tokio::test]
+async fn a_reader_pulls_a_bounded_number_of_authors() {
+    for merge_chunk in [usize::MAX, 1] {
+        let (store, plain) = fans_of_two(merge_chunk).await;
+        let fans = [
+            register(&store, "fan0").await,
+            register(&store, "fan1").await,
+        ];
+        let mut authors = Vec::new();
+        for n in 0..=HOME_PULLED_MAX {
+            let author = register(&store, &format!("author{n}")).await;
+            post(&store, author).await;
+            for fan in fans {
+                assert!(store.follow(fan, author).await.unwrap());
+            }
+            authors.push(author);
+        }
+        for fan in fans {
+            checked_home(&store, &plain, fan).await;
+            assert!(members(&store, "home_pulled", fan).await.is_empty());
+        }
+        let reader = register(&store, "reader").await;
+        for author in &authors[..HOME_PULLED_MAX] {
+            assert!(store.follow(reader, *author).await.unwrap());
+        }
+        checked_home(&store, &plain, reader).await;
+        assert!(has_entry(&store, reader).await, "chunk {merge_chunk}");
+        assert_eq!(
+            members(&store, "home_pulled", reader).await.len(),
+            HOME_PULLED_MAX
+        );
+        // One more: on a follow, then on a first page.
+        assert!(
+            store
+                .follow(reader, authors[HOME_PULLED_MAX])
+                .await
+                .unwrap()
+        );
+        assert!(!has_entry(&store, reader).await);
+        checked_home(&store, &plain, reader).await;
+        assert!(!has_entry(&store, reader).await, "chunk {merge_chunk}");
+        let newest = post(&store, authors[HOME_PULLED_MAX]).await;
+        assert_eq!(checked_home(&store, &plain, reader).await[0], newest.0);
     }
 }
