@@ -13,7 +13,9 @@
 //! times the first home page of four more such readers while other tasks
 //! post as fast as the store takes it, and the page after each (which the
 //! first one's cache entry answers, unless the posts kept it from being
-//! filled). It asserts nothing: it measures.
+//! filled); and the reader who follows everyone paging back through
+//! `--older-pages` pages, each below the last, as the site's "Older
+//! messages" does. It asserts nothing: it measures.
 //!
 //! ```sh
 //! cargo run --release --example home_merge_stall                  # Redis, 10,000 followees
@@ -63,6 +65,9 @@ struct Args {
     /// Writes in flight while loading.
     #[arg(long, default_value_t = 256)]
     loaders: usize,
+    /// Pages read back, one below the other, at the end.
+    #[arg(long, default_value_t = 40)]
+    older_pages: usize,
     /// Followees per script of a merge on Redis (`RedisConfig::merge_chunk`).
     #[arg(long, default_value_t = minitwit_store_redis::config::DEFAULT_MERGE_CHUNK)]
     merge_chunk: usize,
@@ -182,6 +187,36 @@ async fn main() -> anyhow::Result<()> {
         ms(percentile(&mut deep, 1.0)),
     );
     first_pages_during_a_flood(&store, &authors, &flood_readers).await?;
+    older_pages(&store, readers[0], args.older_pages).await?;
+    Ok(())
+}
+
+/// `reader`'s home pages of 30, from the newest back through `pages`
+/// pages, each below the last message of the one before; prints what the
+/// pages past the cache entry (128 ids, so from the fifth on) cost.
+async fn older_pages(store: &Arc<dyn Store>, reader: UserId, pages: usize) -> anyhow::Result<()> {
+    let mut before = None;
+    let mut times = Vec::with_capacity(pages);
+    for _ in 0..pages {
+        let started = Instant::now();
+        let page = store
+            .timeline(Timeline::Home(reader), PageRequest { before, limit: 30 })
+            .await?;
+        times.push(started.elapsed());
+        match page.last() {
+            Some(last) if page.len() == 30 => before = Some(last.id),
+            _ => break,
+        }
+    }
+    let mut past_entry = times.get(4..).unwrap_or_default().to_vec();
+    println!(
+        "older pages: {} read; the first past the entry {:.2} ms, the {} after it p50 {:.2} ms, max {:.2} ms",
+        times.len(),
+        ms(past_entry.first().copied().unwrap_or_default()),
+        past_entry.len().saturating_sub(1),
+        ms(percentile(past_entry.get_mut(1..).unwrap_or_default(), 0.5)),
+        ms(percentile(past_entry.get_mut(1..).unwrap_or_default(), 1.0)),
+    );
     Ok(())
 }
 

@@ -22,6 +22,7 @@
 //! | `N:fans:{id}` | set | the readers with a home cache entry who see user `id`'s posts (emptied lazily), at most the cache's `readers` | home timeline reads, `post`, `follow`, `unfollow` |
 //! | `N:home_pulled:{id}` | set | the authors reader `id` follows (or `id` itself) whose posts do not reach `N:home:{id}`, because their `N:fans` were full: a page of the entry reads their newest posts from their timelines; at most [`HOME_PULLED_MAX`]; expires a second after the entry | home timeline reads, `follow`, `unfollow` |
 //! | `N:home_filling:{id}` | string | reader `id`'s entry is being filled in chunks, by the fill holding this random token; a follow change of the reader removes it; expires after [`FILL_MARK_TTL`] | home timeline reads, `follow`, `unfollow` |
+//! | `N:home_paging:{id}` | string | the random token of the instance that last merged a page of reader `id`'s home timeline in chunks, and may answer the next older page from what that merge read (see [`timeline`](crate::timeline)); a follow change of the reader removes it; expires [`PAGING_MARK_TTL`] after its last use | home timeline reads, `follow`, `unfollow` |
 //! | `N:latest` | string | the simulator's last `latest` | `set_latest` |
 //! | `N:secrets` | hash | secret name → bytes, first writer wins | `get_or_init_secret` |
 //! | `N:write:{token}` | string | the id a `create_user` or `post` call created; expires after [`WRITE_TOKEN_TTL`] | `create_user`, `post` |
@@ -54,7 +55,11 @@
 //!   (`N:home_pulled:{reader}`): the entry's pages add the newest posts of
 //!   those few authors, read from their timelines, to the entry's ids (the
 //!   hybrid of fan-out on write and merge on read), and a reader who would
-//!   pull more than [`HOME_PULLED_MAX`] keeps no entry. All of it runs in scripts, so no post can slip
+//!   pull more than [`HOME_PULLED_MAX`] keeps no entry. A page older than
+//!   the entry is merged; the instance that merged it keeps what the merge
+//!   read and answers the next older page from it while the reader's
+//!   paging mark (`N:home_paging:{reader}`, which follow changes remove)
+//!   holds its token. All of it runs in scripts, so no post can slip
 //!   between a fill, a follow change and what the entry holds. A reader
 //!   with more followees than [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk)
 //!   is filled in several scripts: the first marks the fill
@@ -155,6 +160,10 @@ const HOME_FILLING: &str = "home_filling:";
 /// How long `N:home_filling:{id}` outlives the start of its fill: far
 /// longer than a fill takes.
 pub const FILL_MARK_TTL: Duration = Duration::from_secs(60);
+/// `N:home_paging:{id}`.
+const HOME_PAGING: &str = "home_paging:";
+/// How long `N:home_paging:{id}` outlives the page that last used it.
+pub const PAGING_MARK_TTL: Duration = Duration::from_secs(600);
 /// `N:secrets`.
 const SECRETS: &str = "secrets";
 /// `N:write:{token}`.
@@ -293,10 +302,11 @@ local function home_from_key(id) return P .. '{HOME_FROM}' .. id end
 local function fans_key(id) return P .. '{FANS}' .. id end
 local function home_filling_key(id) return P .. '{HOME_FILLING}' .. id end
 local function home_pulled_key(id) return P .. '{HOME_PULLED}' .. id end
+local function home_paging_key(id) return P .. '{HOME_PAGING}' .. id end
 local HOME_ENTRIES, HOME_LIFETIME = {home_entries}, {home_lifetime}
 local HOME_FANS, HOME_PULLED_MAX = {home_fans}, {HOME_PULLED_MAX}
 local WRITE_TOKEN_TTL = {ttl}
-local FILL_MARK_TTL = {fill_mark_ttl}
+local FILL_MARK_TTL, PAGING_MARK_TTL = {fill_mark_ttl}, {paging_mark_ttl}
 local function id_string(n) return string.format('%d', n) end
 local function raise_counter(key, id)
   local current = tonumber(redis.call('GET', key) or '0')
@@ -305,6 +315,7 @@ end
 ",
         ttl = WRITE_TOKEN_TTL.as_secs(),
         fill_mark_ttl = FILL_MARK_TTL.as_secs(),
+        paging_mark_ttl = PAGING_MARK_TTL.as_secs(),
         home_entries = home_entries(home),
         home_lifetime = home.lifetime.as_secs().max(1),
         home_fans = home.readers.max(1),
@@ -346,7 +357,8 @@ mod tests {
         assert!(prelude.contains("local LAYOUT = '2'"));
         assert!(prelude.contains("P .. 'home:' .. id"));
         assert!(prelude.contains("P .. 'home_filling:' .. id"));
-        assert!(prelude.contains("local FILL_MARK_TTL = 60"));
+        assert!(prelude.contains("local FILL_MARK_TTL, PAGING_MARK_TTL = 60, 600"));
+        assert!(prelude.contains("P .. 'home_paging:' .. id"));
         assert!(prelude.contains("local HOME_ENTRIES, HOME_LIFETIME = 128, 3600"));
         assert!(prelude.contains("local HOME_FANS, HOME_PULLED_MAX = 1024, 32"));
         assert!(prelude.contains("P .. 'home_pulled:' .. id"));

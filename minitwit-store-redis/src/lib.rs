@@ -45,7 +45,10 @@
 //!   newest posts from their timeline at page time, beside the rest of
 //!   the entry), and a
 //!   follow or unfollow patches the reader's entry (at most an entry's
-//!   worth of ids) instead of dropping it.
+//!   worth of ids) instead of dropping it. A page older than the entry
+//!   holds is a merge again, but the next older page after it is read from
+//!   what that merge found, from the few followees that reach it (see the
+//!   `timeline` module), so paging back costs about a page per page.
 //! * **Ids.** User and message ids come from `INCR` counters inside the
 //!   write scripts, shared by every instance: unique, never reused, and a
 //!   post that completed before another began has the smaller id.
@@ -208,6 +211,9 @@ pub struct RedisStore {
     /// One home timeline merge in chunks at a time (see the `timeline`
     /// module): shared by the clones, so per instance.
     merges: Arc<tokio::sync::Semaphore>,
+    /// What merges of home pages read, for the next older pages (see the
+    /// `timeline` module): shared by the clones, so per instance.
+    cursors: Arc<timeline::Cursors>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -244,6 +250,7 @@ impl RedisStore {
             scripts: connected.scripts,
             created: connected.created,
             merges: Arc::new(tokio::sync::Semaphore::new(1)),
+            cursors: Arc::default(),
         })
     }
 

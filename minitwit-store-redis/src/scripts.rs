@@ -125,7 +125,7 @@ local function fan_out(author, id)
 end
 local function forget_home(reader)
   redis.call('DEL', home_key(reader), home_from_key(reader), home_filling_key(reader),
-    home_pulled_key(reader))
+    home_pulled_key(reader), home_paging_key(reader))
 end
 local function add_ids(key, ids)
   local scored = {}
@@ -213,14 +213,15 @@ end
 
 /// Shared by the follow scripts: `follow_edge` and `unfollow_edge` change
 /// one edge with its count and home cache (and end the mark of a fill in
-/// chunks of the follower's entry, see [`HOME_FILL`]), and return 1 when
-/// something changed, 0 otherwise. Needs [`HOME_WRITES`].
+/// chunks of the follower's entry, see [`HOME_FILL`], and of their paging,
+/// see [`HOME_MERGE_PAGE`]), and return 1 when something changed, 0
+/// otherwise. Needs [`HOME_WRITES`].
 const FOLLOW_WRITES: &str = r"
 local function follow_edge(follower, followee)
   local added = redis.call('ZADD', follows_key(follower), 'NX', followee, followee)
   if added == 1 then
     redis.call('INCR', K_COUNT_FOLLOWS)
-    redis.call('DEL', home_filling_key(follower))
+    redis.call('DEL', home_filling_key(follower), home_paging_key(follower))
     home_followed(follower, followee)
   end
   return added
@@ -229,7 +230,7 @@ local function unfollow_edge(follower, followee)
   local removed = redis.call('ZREM', follows_key(follower), followee)
   if removed == 1 then
     redis.call('DECR', K_COUNT_FOLLOWS)
-    redis.call('DEL', home_filling_key(follower))
+    redis.call('DEL', home_filling_key(follower), home_paging_key(follower))
     redis.call('SREM', home_pulled_key(follower), followee)
     if follower ~= followee then redis.call('SREM', fans_key(followee), follower) end
     home_unfollowed(follower, followee)
@@ -398,6 +399,13 @@ local function newest_of(source, bound)
   end
   return redis.call('ZREVRANGEBYSCORE', user_timeline_key(source), bound, '-inf', 'LIMIT', 0, 1)[1]
 end
+-- Changes when messages arrive other than by posts (an import, a clear):
+-- the last message id handed out less the number of messages, which every
+-- post raises both of by one.
+local function messages_epoch()
+  local last = tonumber(redis.call('GET', K_NEXT_MESSAGE_ID) or '0')
+  return id_string(last - tonumber(redis.call('GET', K_COUNT_MESSAGES) or '0'))
+end
 -- The newest `limit` of `ids` (numbers), without repeats, as id strings.
 local function newest_ids(ids, limit)
   table.sort(ids, function(a, b) return a > b end)
@@ -507,10 +515,14 @@ end
 ///   of messages, both now, and `N:home_filling:{reader}` marks the fill
 ///   with the token (so that two fills of one reader never share a mark); the store fills the entry in chunks ([`HOME_JOIN`],
 ///   [`HOME_CATCH_UP`], [`HOME_FILL`]);
-/// * `{'merge', '', '', sources, {}}`: the page needs a merge over more
+/// * `{'merge', epoch, '', sources, {}}`: the page needs a merge over more
 ///   sources than
 ///   [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk); the store
-///   merges in chunks ([`HOME_HEADS`], [`HOME_MERGE_PAGE`]).
+///   merges in chunks ([`HOME_HEADS`], [`HOME_MERGE_PAGE`]). The token
+///   becomes the reader's paging mark (`N:home_paging:{reader}`), and
+///   `epoch` is what `messages_epoch` (in [`MERGE`]) gives now: with
+///   both, [`HOME_MERGE_PAGE`] tells whether what the merge read still
+///   holds for the next older page.
 ///
 /// Needs [`HOME_WRITES`], [`MERGE`] and [`RENDER`].
 const HOME_TIMELINE: &str = r"
@@ -544,7 +556,10 @@ if HOME_ENTRIES > 0 then
   end
 end
 sources = sources or sources_of(me)
-if #sources > MERGE_CHUNK then return {'merge', '', '', sources, {}} end
+if #sources > MERGE_CHUNK then
+  redis.call('SET', home_paging_key(me), ARGV[5], 'EX', PAGING_MARK_TTL)
+  return {'merge', messages_epoch(), '', sources, {}}
+end
 return {'page', '', '', {}, render(merge(sources, count, max))}
 ";
 
@@ -558,14 +573,33 @@ for i = 3, #ARGV do out[#out + 1] = newest_of(ARGV[i], ARGV[2]) or '' end
 return out
 ";
 
-/// `ARGV`: namespace, upper score bound, threshold, page size, then the
-/// sources whose newest id below the bound is at least the threshold.
-/// Returns the page: the newest ids below the bound of those sources,
-/// rendered. Needs [`MERGE`] and [`RENDER`].
+/// `ARGV`: namespace, reader, paging token (`''` for none), epoch, upper
+/// score bound, threshold, page size, then the sources whose newest id
+/// below the bound is at least the threshold. Returns `{valid, rows,
+/// heads}`: the page (the newest ids below the bound of those sources,
+/// rendered); whether the reader's paging mark still holds the token and
+/// the messages' epoch is the one given (see `'merge'` in
+/// [`HOME_TIMELINE`]: no follow change of the reader and no message other
+/// than by a post since the merge began), as 1 or 0; and when it does and
+/// the page is full, each given source's newest id below the page (`''`
+/// for none), so that the next older page can be read from the few
+/// sources that reach it, with this script alone (see
+/// [`timeline`](crate::timeline)). Needs [`MERGE`] and [`RENDER`].
 const HOME_MERGE_PAGE: &str = r"
+local me, token, epoch, bound = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local limit = tonumber(ARGV[7])
 local candidates = {}
-for i = 5, #ARGV do candidates[#candidates + 1] = ARGV[i] end
-return render(collect(candidates, ARGV[2], ARGV[3], tonumber(ARGV[4])))
+for i = 8, #ARGV do candidates[#candidates + 1] = ARGV[i] end
+local ids = collect(candidates, bound, ARGV[6], limit)
+local valid = token ~= '' and redis.call('GET', home_paging_key(me)) == token
+  and messages_epoch() == epoch
+local heads = {}
+if valid and #ids == limit and limit > 0 then
+  local below = '(' .. ids[#ids]
+  for _, source in ipairs(candidates) do heads[#heads + 1] = newest_of(source, below) or '' end
+  redis.call('EXPIRE', home_paging_key(me), PAGING_MARK_TTL)
+end
+return {valid and 1 or 0, render(ids), heads}
 ";
 
 /// `ARGV`: namespace, reader, `newest` of a `fill` answer of

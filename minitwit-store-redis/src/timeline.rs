@@ -24,11 +24,17 @@
 //! A store (one server instance) runs one such merge or fill at a time:
 //! readers who follow very many, or one of them asking for many deep pages
 //! at once, queue for their turn instead of taking more of Redis' thread
-//! together. Pages the cache answers never wait for it.
+//! together. Pages the cache answers never wait for it, nor does the next
+//! older page after a merged one, which the store reads from what that
+//! merge found (see [`paging`]).
+
+use std::collections::HashMap;
 
 use minitwit_core::{Message, PageRequest, StoreError, Timeline, User, UserId};
 use redis::Script;
 
+pub(crate) use self::paging::Cursors;
+use self::paging::{Cursor, nth_newest};
 use crate::connection::Resend;
 use crate::decode::{MessageRow, corrupt, decode_message, decode_user, parse_id};
 use crate::scripts::FILL_SINCE_MAX;
@@ -73,6 +79,14 @@ type HomeReply = (String, String, String, Vec<String>, Vec<MessageRow>);
 /// users): far beyond any page anybody asks for, and small enough that Redis
 /// takes the number as an integer.
 const MAX_LIMIT: usize = 1 << 31;
+
+/// A merge that may leave a cursor for the next older page: the reader's
+/// paging mark and the messages' epoch of the `merge` answer.
+#[derive(Debug)]
+struct Paging {
+    token: String,
+    epoch: String,
+}
 
 /// A page size as Redis takes it.
 fn limit_arg(limit: usize) -> usize {
@@ -138,14 +152,25 @@ impl RedisStore {
         max: &str,
         limit: usize,
     ) -> Result<Vec<Message>, StoreError> {
+        if let Some(rows) = self.older_page(reader, max, limit).await? {
+            return rows.into_iter().map(decode_message).collect();
+        }
         let token = write_token();
         let (kind, newest, messages, sources, rows) =
             self.home_script(reader, max, limit, &token).await?;
+        let paging = |kind: &str, epoch: String| {
+            (kind == "merge").then(|| Paging {
+                token: token.clone(),
+                epoch,
+            })
+        };
         let rows = match kind.as_str() {
             "page" => rows,
             "merge" => {
                 let _turn = self.merge_turn().await?;
-                self.merge_home(&sources, max, limit).await?
+                let paging = paging(&kind, newest);
+                self.merge_home(reader, &sources, max, limit, paging)
+                    .await?
             }
             "fill" => {
                 let _turn = self.merge_turn().await?;
@@ -154,12 +179,40 @@ impl RedisStore {
                 match self.home_script(reader, max, limit, &token).await? {
                     (kind, _, _, _, rows) if kind == "page" => rows,
                     // The fill gave way, or the page is deeper than the entry.
-                    (_, _, _, sources, _) => self.merge_home(&sources, max, limit).await?,
+                    (kind, epoch, _, sources, _) => {
+                        let paging = paging(&kind, epoch);
+                        self.merge_home(reader, &sources, max, limit, paging)
+                            .await?
+                    }
                 }
             }
             other => return Err(corrupt(format_args!("home timeline answer {other:?}"))),
         };
         rows.into_iter().map(decode_message).collect()
+    }
+
+    /// The page below `max` from `reader`'s cursor, when this store keeps
+    /// one for that page and it still holds (see [`paging`]).
+    async fn older_page(
+        &self,
+        reader: UserId,
+        max: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<MessageRow>>, StoreError> {
+        let Some(below) = max.strip_prefix('(').and_then(|id| id.parse().ok()) else {
+            return Ok(None);
+        };
+        let Some(cursor) = self.cursors.take(reader, below) else {
+            return Ok(None);
+        };
+        let paging = Paging {
+            token: cursor.token,
+            epoch: cursor.epoch,
+        };
+        let (rows, held) = self
+            .page_from_heads(reader, cursor.heads, max, limit, Some(paging))
+            .await?;
+        Ok(held.then_some(rows))
     }
 
     /// Waits for this store's turn to merge in chunks.
@@ -189,27 +242,105 @@ impl RedisStore {
             .await
     }
 
-    /// The newest `limit` messages below `max` of `sources`, merged in
-    /// chunks.
+    /// The newest `limit` messages below `max` of `sources` (`reader` and
+    /// their followees), merged in chunks; with `paging`, what the merge
+    /// read is kept for the next older page.
     async fn merge_home(
         &self,
+        reader: UserId,
         sources: &[String],
         max: &str,
         limit: usize,
+        paging: Option<Paging>,
     ) -> Result<Vec<MessageRow>, StoreError> {
-        let heads = self
+        let newest = self
             .heads_in_chunks("home_heads", &self.scripts.home_heads, &[max], sources)
             .await?;
-        let (threshold, candidates) = reaching(sources, &heads, limit);
+        let mut heads = Vec::with_capacity(sources.len());
+        for (source, head) in sources.iter().zip(newest) {
+            if let Some(head) = head {
+                heads.push((parse_id(source, "source")?, head));
+            }
+        }
+        let (rows, _) = self
+            .page_from_heads(reader, heads, max, limit, paging)
+            .await?;
+        Ok(rows)
+    }
+
+    /// The newest `limit` messages below `max` of the sources in `heads`
+    /// (each with its newest id below `max`), read from those that reach
+    /// the page; and whether `paging` still holds (see `HOME_MERGE_PAGE`),
+    /// in which case a full page leaves a cursor for the next older one.
+    async fn page_from_heads(
+        &self,
+        reader: UserId,
+        mut heads: Vec<(u64, u64)>,
+        max: &str,
+        limit: usize,
+        paging: Option<Paging>,
+    ) -> Result<(Vec<MessageRow>, bool), StoreError> {
+        let threshold = nth_newest(heads.iter().map(|(_, head)| *head), limit);
+        let candidates: Vec<u64> = heads
+            .iter()
+            .filter(|(_, head)| *head >= threshold)
+            .map(|(source, _)| *source)
+            .collect();
+        let (token, epoch) = paging
+            .as_ref()
+            .map_or(("", ""), |paging| (&paging.token, &paging.epoch));
         let mut invocation = self.invoke(&self.scripts.home_merge_page);
         invocation
+            .arg(reader.0)
+            .arg(token)
+            .arg(epoch)
             .arg(max)
             .arg(threshold)
             .arg(limit_arg(limit))
-            .arg(candidates);
-        self.conn
+            .arg(&candidates);
+        let (held, rows, next): (u8, Vec<MessageRow>, Vec<String>) = self
+            .conn
             .eval("home_merge_page", &invocation, Resend::Safe)
-            .await
+            .await?;
+        let (Some(paging), Some(last)) = (paging.filter(|_| held == 1), rows.last()) else {
+            return Ok((rows, held == 1));
+        };
+        if rows.len() < limit || next.is_empty() {
+            return Ok((rows, true));
+        }
+        if next.len() != candidates.len() {
+            return Err(corrupt(format_args!(
+                "{} newest ids for {} sources",
+                next.len(),
+                candidates.len()
+            )));
+        }
+        let mut next_heads = HashMap::with_capacity(next.len());
+        for (source, head) in candidates.into_iter().zip(next) {
+            let head = match head.as_str() {
+                "" => None,
+                id => Some(parse_id(id, "newest message")?),
+            };
+            next_heads.insert(source, head);
+        }
+        // Sources that did not reach the page keep their newest: it is below
+        // the page's last message.
+        heads.retain_mut(|(source, head)| match next_heads.get(source) {
+            Some(Some(next)) => {
+                *head = *next;
+                true
+            }
+            Some(None) => false,
+            None => true,
+        });
+        let cursor = Cursor {
+            below: parse_id(&last.0, "message")?,
+            heads,
+            token: paging.token,
+            epoch: paging.epoch,
+        };
+        self.cursors.keep(reader, cursor);
+        Ok((rows, true))
     }
 
     /// Fills `reader`'s home cache entry in chunks, from the `newest` and
@@ -356,11 +487,7 @@ impl RedisStore {
 /// `limit`-th newest head (0 when fewer sources have messages), since the
 /// newest `limit` messages of all are at least that.
 fn reaching<'a>(sources: &'a [String], heads: &[Option<u64>], limit: usize) -> (u64, Vec<&'a str>) {
-    let mut newest: Vec<u64> = heads.iter().flatten().copied().collect();
-    let threshold = match limit.checked_sub(1) {
-        Some(nth) if nth < newest.len() => *newest.select_nth_unstable_by(nth, |a, b| b.cmp(a)).1,
-        _ => 0,
-    };
+    let threshold = nth_newest(heads.iter().flatten().copied(), limit);
     let candidates = sources
         .iter()
         .zip(heads)
@@ -370,9 +497,15 @@ fn reaching<'a>(sources: &'a [String], heads: &[Option<u64>], limit: usize) -> (
     (threshold, candidates)
 }
 
+mod paging;
+
 #[cfg(all(test, feature = "test-server"))]
 #[allow(clippy::unwrap_used)]
 mod fill_tests;
+
+#[cfg(all(test, feature = "test-server"))]
+#[allow(clippy::unwrap_used)]
+mod paging_tests;
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,7 @@ use crate::{RedisConfig, RedisStore};
 /// A store filling and merging one followee per script, and a second one
 /// on the same namespace that merges every page in one script (no cache):
 /// what every page must equal.
-async fn stores() -> (RedisStore, RedisStore) {
+pub(super) async fn stores() -> (RedisStore, RedisStore) {
     let mut config = RedisConfig::new(shared_url()).with_namespace(unique_namespace("fill"));
     config.response_timeout = Duration::from_secs(5);
     config.connect_timeout = Duration::from_secs(2);
@@ -31,7 +31,7 @@ async fn stores() -> (RedisStore, RedisStore) {
     (chunked, plain)
 }
 
-async fn register(store: &RedisStore, name: &str) -> UserId {
+pub(super) async fn register(store: &RedisStore, name: &str) -> UserId {
     store
         .create_user(NewUser {
             username: Username::parse(name).unwrap(),
@@ -46,14 +46,14 @@ async fn register(store: &RedisStore, name: &str) -> UserId {
         .id
 }
 
-async fn post(store: &RedisStore, author: UserId) -> MessageId {
+pub(super) async fn post(store: &RedisStore, author: UserId) -> MessageId {
     store
         .post(author, MessageText::parse("a message").unwrap(), 0)
         .await
         .unwrap()
 }
 
-async fn home(store: &RedisStore, reader: UserId) -> Vec<u64> {
+pub(super) async fn home(store: &RedisStore, reader: UserId) -> Vec<u64> {
     store
         .timeline(Timeline::Home(reader), PageRequest::first(50))
         .await
@@ -65,7 +65,11 @@ async fn home(store: &RedisStore, reader: UserId) -> Vec<u64> {
 
 /// `reader`'s home page on `store`, checked to be the page a merge in one
 /// script gives (`plain`).
-async fn checked_home(store: &RedisStore, plain: &RedisStore, reader: UserId) -> Vec<u64> {
+pub(super) async fn checked_home(
+    store: &RedisStore,
+    plain: &RedisStore,
+    reader: UserId,
+) -> Vec<u64> {
     let page = home(store, reader).await;
     assert_eq!(page, home(plain, reader).await);
     page
