@@ -40,6 +40,8 @@
 
 use std::time::Duration;
 
+pub mod cursors;
+
 /// How much a backend's home cache holds (see the [module docs](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HomeCacheLimits {

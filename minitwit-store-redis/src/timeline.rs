@@ -33,8 +33,10 @@ use std::collections::HashMap;
 use minitwit_core::{Message, PageRequest, StoreError, Timeline, User, UserId};
 use redis::Script;
 
+use minitwit_core::home::cursors::nth_newest;
+
+use self::paging::Cursor;
 pub(crate) use self::paging::Cursors;
-use self::paging::{Cursor, nth_newest};
 use crate::connection::Resend;
 use crate::decode::{MessageRow, corrupt, decode_message, decode_user, parse_id};
 use crate::scripts::FILL_SINCE_MAX;

@@ -76,7 +76,7 @@
 //! | `followees(limit)` | a prefix scan of `limit` keys plus one read per user |
 //! | `post` | two inserts, one shared sync (and, in memory, its author's newest id raised and the id added to each cached reader who follows the author) |
 //! | public or user timeline page | a reverse range scan of the page size, a point read per message and per distinct author |
-//! | home timeline page | from the home cache (see the `home` module): a point read per message and per distinct author, the same for 10 followees as for 10,000; for a reader not cached (the first page, or after eviction), a page deeper than the cache, or during a follow's patch of the entry, a prefix scan of the followees, then a k-way merge of their reverse scans that opens a followee's scan only once its newest id, known in memory (see the `heads` module), is the highest left: about one index descent per message of the page, plus the followees sorted in memory; a followee whose newest id is not known (after a restart, until they post or a merge reads them) costs one descent |
+//! | home timeline page | from the home cache (see the `home` module): a point read per message and per distinct author, the same for 10 followees as for 10,000; for a reader not cached (the first page, or after eviction), a page deeper than the cache, or during a follow's patch of the entry, a prefix scan of the followees, then a k-way merge of their reverse scans that opens a followee's scan only once its newest id, known in memory (see the `heads` module), is the highest left: about one index descent per message of the page, plus the followees sorted in memory; a followee whose newest id is not known (after a restart, until they post or a merge reads them) costs one descent; the next older page after a merged one starts where that merge left off (see the `paging` module): about one index descent per message, without the followees |
 //! | `set_latest` | a value set in memory, one shared sync (the flusher writes the newest value into sled once per sync, see the `latest` module) |
 //! | `get_or_init_secret`, `end_sessions` | one atomic key update, one shared sync |
 //! | a write naming its users (the simulator's) | a point read of the name index per name, then the write's own cost |
@@ -89,7 +89,8 @@
 //! point operations take microseconds and run inline. Home timeline merges
 //! over more than 128 authors (a reader who follows thousands, on a first
 //! page or far back in time) run one at a time, so that they take one core
-//! at most, whoever asks for how many of them.
+//! at most, whoever asks for how many of them; the older pages read after
+//! one of them, from where it left off, do not wait.
 
 mod commit;
 pub mod config;
@@ -101,6 +102,7 @@ mod home;
 mod latest;
 pub mod layout;
 mod open;
+mod paging;
 mod timeline;
 mod write;
 
@@ -125,7 +127,8 @@ use crate::home::HomeCache;
 use crate::latest::LatestCell;
 use crate::layout::{id_key, pair_key, secret_key};
 use crate::open::{Opened, Trees, next_id};
-use crate::timeline::blocking;
+use crate::paging::Paging;
+use crate::timeline::{Start, blocking};
 
 /// The counts a store keeps in memory (see the `layout` module).
 #[derive(Debug, Default)]
@@ -188,6 +191,9 @@ pub struct SledStore {
     /// Held by a home timeline merge over more than [`LARGE_MERGE`]
     /// authors, so that such merges run one at a time (see [`home_page`]).
     large_merges: Arc<Mutex<()>>,
+    /// Where readers' next older home pages start, and the posts under way
+    /// (see the `paging` module).
+    paging: Arc<Paging>,
     /// `latest`, written to sled by the flusher (see the `latest` module).
     latest: Arc<LatestCell>,
     created: bool,
@@ -240,6 +246,7 @@ impl SledStore {
             leases: Mutex::default(),
             home: Arc::new(HomeCache::new(home_cache)),
             large_merges: Arc::default(),
+            paging: Arc::default(),
             latest,
             created,
             recounted,
@@ -303,28 +310,45 @@ impl SledStore {
 /// their followees) waits for any other such merge to end first.
 const LARGE_MERGE: usize = 128;
 
+/// What the home timeline reads of a store besides its trees.
+struct HomeShared<'a> {
+    home: &'a HomeCache,
+    paging: &'a Paging,
+    large_merges: &'a Mutex<()>,
+}
+
 /// A page of `reader`'s home timeline: from the cache when it holds the
 /// page; otherwise, for a reader not cached, the cache is filled with one
-/// merge first; a page deeper than the cache is merged. The followees are
-/// read once, for the fill and the merge alike.
+/// merge first; a page deeper than the cache is merged, or read from the
+/// cursor the merge of the page above it left (see the `paging` module).
+/// The followees are read once, for the fill and the merge alike.
 ///
 /// A merge over more than [`LARGE_MERGE`] authors holds `large_merges`:
 /// such merges (about 100 ms of a core for a reader of 10,000 far back in
 /// time) run one at a time, so that one client asking for many deep pages
 /// at once, or many readers who follow thousands, take one core at most
-/// and leave the other to everyone else. Pages the cache answers, and
-/// smaller merges, never wait.
+/// and leave the other to everyone else. Pages the cache answers, smaller
+/// merges and pages read from a cursor never wait.
 fn home_page(
     trees: &Trees,
-    home: &HomeCache,
-    large_merges: &Mutex<()>,
+    shared: &HomeShared<'_>,
     reader: UserId,
     page: PageRequest,
 ) -> Result<Vec<Message>, StoreError> {
+    let HomeShared {
+        home,
+        paging,
+        large_merges,
+    } = *shared;
     if let Some(ids) = home.page(reader, page) {
         return trees.render(&ids);
     }
-    // Read before the followees, for the fill (see `HomeCache::begin_fill`).
+    if let Some(ids) = older_page(trees, home, paging, reader, page)? {
+        return trees.render(&ids);
+    }
+    let committed_below = paging.committed_below();
+    // Read before the followees, for the fill and the cursor (see
+    // `HomeCache::begin_fill` and the `paging` module).
     let epoch = home.epoch_now(reader);
     let authors = trees.home_authors(reader)?;
     let _turn = (authors.len() > LARGE_MERGE)
@@ -338,12 +362,74 @@ fn home_page(
             return trees.render(&ids);
         }
     }
-    let ids: Vec<MessageId> = trees
-        .merged_home_ids(&authors, page)?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let (ids, starts) = trees.merge_home(&authors, page)?;
+    let ids: Vec<MessageId> = ids.into_iter().map(|(id, _)| id).collect();
+    keep_cursor(
+        paging,
+        reader,
+        &ids,
+        page.limit,
+        starts,
+        epoch,
+        committed_below,
+    );
     trees.render(&ids)
+}
+
+/// The page below `page.before` from `reader`'s cursor, when there is one
+/// for it and the reader's epoch is still the one it was made in.
+fn older_page(
+    trees: &Trees,
+    home: &HomeCache,
+    paging: &Paging,
+    reader: UserId,
+    page: PageRequest,
+) -> Result<Option<Vec<MessageId>>, StoreError> {
+    let Some(cursor) = page
+        .before
+        .and_then(|before| paging.cursors.take(reader, before.0))
+    else {
+        return Ok(None);
+    };
+    if cursor.epoch != home.epoch_now(reader) {
+        return Ok(None);
+    }
+    let (ids, starts) = trees.merge_home_from(cursor.starts, page.limit)?;
+    let ids: Vec<MessageId> = ids.into_iter().map(|(id, _)| id).collect();
+    keep_cursor(
+        paging,
+        reader,
+        &ids,
+        page.limit,
+        starts,
+        cursor.epoch,
+        u64::MAX,
+    );
+    Ok(Some(ids))
+}
+
+/// Keeps where the page after `ids` starts, when `ids` is a full page that
+/// ends at or below `committed_below` (see the `paging` module).
+fn keep_cursor(
+    paging: &Paging,
+    reader: UserId,
+    ids: &[MessageId],
+    limit: usize,
+    starts: Vec<(UserId, Start)>,
+    epoch: u64,
+    committed_below: u64,
+) {
+    match ids.last() {
+        Some(last) if ids.len() == limit && last.0 <= committed_below => {
+            let cursor = paging::Cursor {
+                below: last.0,
+                starts,
+                epoch,
+            };
+            paging.cursors.keep(reader, cursor);
+        }
+        _ => {}
+    }
 }
 
 impl Drop for SledStore {
@@ -478,7 +564,16 @@ impl Store for SledStore {
             Timeline::Home(reader) if page.limit > 0 => {
                 let home = Arc::clone(&self.home);
                 let large_merges = Arc::clone(&self.large_merges);
-                blocking(move || home_page(&trees, &home, &large_merges, reader, page)).await
+                let paging = Arc::clone(&self.paging);
+                blocking(move || {
+                    let shared = HomeShared {
+                        home: &home,
+                        paging: &paging,
+                        large_merges: &large_merges,
+                    };
+                    home_page(&trees, &shared, reader, page)
+                })
+                .await
             }
             _ => blocking(move || trees.timeline(timeline, page)).await,
         }
@@ -602,6 +697,7 @@ impl Store for SledStore {
         }
         self.trees.heads.clear();
         self.home.clear();
+        self.paging.cursors.clear();
         self.raise_id_floor(imported.max_id)?;
         pending.written().await
     }
@@ -614,6 +710,7 @@ impl Store for SledStore {
         self.counters.reset();
         self.trees.heads.clear();
         self.home.clear();
+        self.paging.cursors.clear();
         pending.written().await
     }
 
@@ -640,3 +737,6 @@ impl Store for SledStore {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod paging_tests;

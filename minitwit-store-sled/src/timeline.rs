@@ -209,35 +209,34 @@ impl Trees {
         authors: &[UserId],
         page: PageRequest,
     ) -> Result<Vec<(MessageId, UserId)>, StoreError> {
+        Ok(self.merge_home(authors, page)?.0)
+    }
+
+    /// [`merged_home_ids`](Self::merged_home_ids), and where each author
+    /// with messages below the page starts for the next older page (see
+    /// the `paging` module).
+    pub(crate) fn merge_home(
+        &self,
+        authors: &[UserId],
+        page: PageRequest,
+    ) -> Result<MergedPage, StoreError> {
         let Some(below) = page
             .before
             .map_or(Some(u64::MAX), |before| before.0.checked_sub(1))
         else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         };
         let learn = page.before.is_none();
-        let newest_first = |author: UserId, through: u64| {
-            self.user_messages
-                .range(pair_key(author.0, 0)..=pair_key(author.0, through))
-                .keys()
-                .rev()
-        };
-        let mut scans: Vec<Option<_>> = Vec::with_capacity(authors.len());
-        // The newest unread id of each open scan and the newest possible id
-        // of each unopened author, highest first.
-        let mut heads = BinaryHeap::with_capacity(authors.len());
+        let mut merge = Merge::new(self, authors.to_vec());
         let (known, seen) = self.heads.get(authors);
         for (index, (author, head)) in authors.iter().zip(known).enumerate() {
             match head {
-                Some(Head::Nothing) => scans.push(None),
+                Some(Head::Nothing) => {}
                 Some(Head::Newest(newest)) => {
-                    heads.push((newest.0.min(below), Source::Unopened(index)));
-                    scans.push(None);
+                    merge.push(newest.0.min(below), Source::Unopened(index));
                 }
                 None => {
-                    let mut scan = newest_first(*author, below);
-                    let first = scan.next().transpose().map_err(sled_error)?;
-                    let first = first.map(|key| decode_pair_second(&key)).transpose()?;
+                    let first = merge.open(index, below)?;
                     if learn {
                         self.heads.learned(
                             *author,
@@ -245,46 +244,32 @@ impl Trees {
                             seen,
                         );
                     }
-                    if let Some(id) = first {
-                        heads.push((id, Source::Open(index)));
-                    }
-                    scans.push(Some(scan));
                 }
             }
         }
-        let mut ids = Vec::with_capacity(page.limit.min(heads.len().max(1) * 16));
-        while ids.len() < page.limit {
-            let Some((id, source)) = heads.pop() else {
-                break;
-            };
-            let index = match source {
-                Source::Open(index) => {
-                    let Some(author) = authors.get(index) else {
-                        break;
-                    };
-                    ids.push((MessageId(id), *author));
-                    index
-                }
-                Source::Unopened(index) => {
-                    let (Some(author), Some(slot)) = (authors.get(index), scans.get_mut(index))
-                    else {
-                        break;
-                    };
-                    *slot = Some(newest_first(*author, id));
-                    index
-                }
-            };
-            let Some(Some(scan)) = scans.get_mut(index) else {
-                break;
-            };
-            if let Some(key) = scan.next() {
-                heads.push((
-                    decode_pair_second(&key.map_err(sled_error)?)?,
-                    Source::Open(index),
-                ));
-            }
-        }
-        Ok(ids)
+        merge.page(page.limit)
+    }
+
+    /// The page of `limit` below where `starts` (a cursor's, see the
+    /// `paging` module) left off, and where its authors start for the page
+    /// after it.
+    pub(crate) fn merge_home_from(
+        &self,
+        starts: Vec<(UserId, Start)>,
+        limit: usize,
+    ) -> Result<MergedPage, StoreError> {
+        let (authors, starts): (Vec<UserId>, Vec<Start>) = starts.into_iter().unzip();
+        let mut merge = Merge::new(self, authors);
+        // Heapified at once: a reader following thousands has as many.
+        merge.heads = starts
+            .into_iter()
+            .enumerate()
+            .map(|(index, start)| match start {
+                Start::At(id) => (id, Source::Known(index)),
+                Start::AtMost(bound) => (bound, Source::Unopened(index)),
+            })
+            .collect();
+        merge.page(limit)
     }
 
     /// The messages with these ids, in this order.
@@ -298,14 +283,146 @@ impl Trees {
 }
 
 /// Where the next id of a home merge comes from. At the same id, an
-/// unopened author (whose id is only an upper bound) is opened first.
+/// unopened author (whose id is only an upper bound) is opened first, so
+/// that no author is left with a bound as high as the page's last id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Source {
-    /// The open scan of the author at this index.
+    /// The open scan of the author at this index, whose next message is
+    /// the id it is paired with.
     Open(usize),
-    /// The author at this index, whose newest id is known but whose index
-    /// is not read yet.
+    /// The author at this index, whose next message is the id it is paired
+    /// with, and whose index is not open yet.
+    Known(usize),
+    /// The author at this index, whose next message is at most the id it
+    /// is paired with, and whose index is not read yet.
     Unopened(usize),
+}
+
+/// Where an author of a merge starts: what a cursor keeps of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// At this message, theirs.
+    At(u64),
+    /// At their newest message of at most this id.
+    AtMost(u64),
+}
+
+/// A merged page's ids with their authors, newest first, and where each
+/// author with messages below the page starts for the next one.
+pub(crate) type MergedPage = (Vec<(MessageId, UserId)>, Vec<(UserId, Start)>);
+
+/// A reverse scan of one author's index.
+type Scan = std::iter::Rev<sled::Iter>;
+
+/// A k-way merge of authors' reverse scans, each opened only when its
+/// author's next message is the highest left (see
+/// [`Trees::merged_home_ids`]).
+struct Merge<'a> {
+    trees: &'a Trees,
+    authors: Vec<UserId>,
+    scans: Vec<Option<Scan>>,
+    /// Each author's next id, or the newest it can be, highest first.
+    heads: BinaryHeap<(u64, Source)>,
+}
+
+impl<'a> Merge<'a> {
+    fn new(trees: &'a Trees, authors: Vec<UserId>) -> Self {
+        let count = authors.len();
+        Self {
+            trees,
+            scans: (0..count).map(|_| None).collect(),
+            heads: BinaryHeap::with_capacity(count),
+            authors,
+        }
+    }
+
+    fn push(&mut self, id: u64, source: Source) {
+        self.heads.push((id, source));
+    }
+
+    /// Opens the scan of the author at `index` from `through` down, and
+    /// returns (and keeps in the heap) its first id.
+    fn open(&mut self, index: usize, through: u64) -> Result<Option<u64>, StoreError> {
+        let (Some(author), Some(slot)) = (self.authors.get(index), self.scans.get_mut(index))
+        else {
+            return Ok(None);
+        };
+        let scan = slot.insert(
+            self.trees
+                .user_messages
+                .range(pair_key(author.0, 0)..=pair_key(author.0, through))
+                .rev(),
+        );
+        let first = scan
+            .next()
+            .transpose()
+            .map_err(sled_error)?
+            .map(|(key, _)| decode_pair_second(&key))
+            .transpose()?;
+        if let Some(id) = first {
+            self.heads.push((id, Source::Open(index)));
+        }
+        Ok(first)
+    }
+
+    /// The next id of the open scan at `index`, into the heap.
+    fn advance(&mut self, index: usize) -> Result<(), StoreError> {
+        let Some(Some(scan)) = self.scans.get_mut(index) else {
+            return Ok(());
+        };
+        if let Some(entry) = scan.next() {
+            let (key, _) = entry.map_err(sled_error)?;
+            self.heads
+                .push((decode_pair_second(&key)?, Source::Open(index)));
+        }
+        Ok(())
+    }
+
+    /// The newest `limit` ids, and where each author left starts after
+    /// them.
+    fn page(mut self, limit: usize) -> Result<MergedPage, StoreError> {
+        let mut ids = Vec::with_capacity(limit.min(self.heads.len().max(1) * 16));
+        while ids.len() < limit {
+            let Some((id, source)) = self.heads.pop() else {
+                break;
+            };
+            match source {
+                Source::Open(index) => {
+                    let Some(author) = self.authors.get(index) else {
+                        break;
+                    };
+                    ids.push((MessageId(id), *author));
+                    self.advance(index)?;
+                }
+                Source::Known(index) => {
+                    let Some(author) = self.authors.get(index) else {
+                        break;
+                    };
+                    ids.push((MessageId(id), *author));
+                    if let Some(through) = id.checked_sub(1) {
+                        self.open(index, through)?;
+                    }
+                }
+                Source::Unopened(index) => {
+                    self.open(index, id)?;
+                }
+            }
+        }
+        // What is left is below the page: exact for the authors already
+        // read, a bound for the others (at most the page's last id, which
+        // is not theirs).
+        let starts = self
+            .heads
+            .into_iter()
+            .filter_map(|(id, source)| match source {
+                Source::Open(index) | Source::Known(index) => {
+                    Some((*self.authors.get(index)?, Start::At(id)))
+                }
+                Source::Unopened(index) => Some((*self.authors.get(index)?, Start::AtMost(id))),
+            })
+            .collect();
+        Ok((ids, starts))
+    }
 }
 
 /// Collects a page of messages, reading each author once.

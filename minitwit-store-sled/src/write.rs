@@ -55,7 +55,10 @@ impl SledStore {
         text: &MessageText,
         pub_date: Timestamp,
     ) -> Result<MessageId, StoreError> {
-        let id = self.next_id()?;
+        // Registered as under way until its commit point (see the `paging`
+        // module).
+        let posting = self.paging.posting(|| self.next_id())?;
+        let id = posting.id;
         let key = id_key(id);
         self.trees
             .messages
@@ -70,6 +73,7 @@ impl SledStore {
             let _ = self.trees.messages.remove(key);
             return Err(sled_error(err));
         }
+        drop(posting);
         self.counters.messages.fetch_add(1, Ordering::SeqCst);
         // The head before the cache: a fill that registers after the cache
         // hears of this post reads the raised head (see the `heads` module).

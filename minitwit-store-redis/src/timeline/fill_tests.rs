@@ -318,9 +318,11 @@ impl Dice {
 }
 
 /// Two instances filling in chunks while posts, follows and unfollows run
-/// on both and entries vanish (as they expire), in rounds: after each
-/// round, every entry holds what a merge gives; at the end, every
-/// followee's next post reaches it.
+/// on both and entries vanish (as they expire), and readers page back past
+/// their entries (so that merges leave cursors), in rounds: after each
+/// round, every entry holds what a merge gives, and so does every page a
+/// cursor left during the round answers; at the end, every followee's next
+/// post reaches the entries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_filled_in_chunks_among_concurrent_writes_stay_whole() {
     race(HomeCacheLimits::DEFAULT.readers).await;
@@ -350,11 +352,15 @@ async fn race(readers_per_author: usize) {
         users.push(register(&one, &format!("user{n}")).await);
     }
     let readers = users[..3].to_vec();
-    let page = |store: &RedisStore, reader: UserId, limit: usize| {
+    let older = |store: &RedisStore, reader: UserId, before: Option<u64>, limit: usize| {
         let store = store.clone();
+        let page = PageRequest {
+            before: before.map(MessageId),
+            limit,
+        };
         async move {
             store
-                .timeline(Timeline::Home(reader), PageRequest::first(limit))
+                .timeline(Timeline::Home(reader), page)
                 .await
                 .unwrap()
                 .iter()
@@ -362,6 +368,7 @@ async fn race(readers_per_author: usize) {
                 .collect::<Vec<_>>()
         }
     };
+    let page = |store: &RedisStore, reader: UserId, limit: usize| older(store, reader, None, limit);
     for round in 0..20_u64 {
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writers: Vec<_> = [one.clone(), two.clone()]
@@ -403,10 +410,19 @@ async fn race(readers_per_author: usize) {
                             .arg(format!("{ns}:home_from:{}", reader.0));
                         store.conn.query::<u64>("test", &forget).await.unwrap();
                     }
-                    store
+                    let first = store
                         .timeline(Timeline::Home(reader), PageRequest::first(3))
                         .await
                         .unwrap();
+                    // Past the entry (four ids), twice: a merge, then its
+                    // cursor.
+                    let mut before = first.last().map(|message| message.id);
+                    for _ in 0..2 {
+                        let Some(id) = before else { break };
+                        let page = PageRequest::before(id, 3);
+                        let older = store.timeline(Timeline::Home(reader), page).await;
+                        before = older.unwrap().last().map(|message| message.id);
+                    }
                 }
             })
         });
@@ -418,6 +434,13 @@ async fn race(readers_per_author: usize) {
             task.await.unwrap();
         }
         for reader in &readers {
+            for store in [&one, &two] {
+                if let Some(below) = store.cursors.below(*reader) {
+                    let merged = older(&plain, *reader, Some(below), 3).await;
+                    let got = older(store, *reader, Some(below), 3).await;
+                    assert_eq!(got, merged, "round {round}, below {below}");
+                }
+            }
             for limit in [1, 3, 4] {
                 let merged = page(&plain, *reader, limit).await;
                 assert_eq!(page(&one, *reader, limit).await, merged, "round {round}");

@@ -1,0 +1,221 @@
+//! Cursors: what the merge of one home page found, kept for the next older
+//! page.
+//!
+//! A home page older than a reader's cache entry is a merge: each source's
+//! (the reader's and each followee's) newest message below the page, then
+//! the newest of them. The next older page needs each source's newest
+//! message below *that* page, which, for every source that did not reach
+//! the page, is the one already found: it lies below the page's last
+//! message. Only the few sources that reached the page must be read again.
+//! So a store keeps, for a few readers, what the merge of their last page
+//! found (a cursor, its shape the store's own) and answers the next older
+//! page from it: such a page costs about the page, not the followees. A
+//! store keeps a cursor only while nothing it says can have changed (a
+//! follow change of the reader, messages arriving other than by posts),
+//! which each store checks its own way.
+//!
+//! [`Cursors`] holds them: one per reader, each for the page below one id,
+//! taken out when used, at most a number of readers and of sources in all,
+//! the least recently kept going first.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::UserId;
+
+/// What a store keeps of a merge for the next older page.
+pub trait Cursor {
+    /// The next older page holds the messages below this id.
+    fn below(&self) -> u64;
+    /// How many sources it holds: what the bound on all cursors counts.
+    fn sources(&self) -> usize;
+}
+
+/// The cursors of one store (see the module docs).
+#[derive(Debug)]
+pub struct Cursors<C> {
+    max_readers: usize,
+    max_sources: usize,
+    kept: Mutex<Kept<C>>,
+}
+
+#[derive(Debug)]
+struct Kept<C> {
+    /// Each reader's cursor, with when it was kept.
+    by_reader: HashMap<UserId, (u64, C)>,
+    /// The sources all of them hold.
+    sources: usize,
+    /// Counts the cursors kept so far.
+    clock: u64,
+}
+
+impl<C: Cursor> Kept<C> {
+    fn remove(&mut self, reader: UserId) -> Option<C> {
+        let (_, cursor) = self.by_reader.remove(&reader)?;
+        self.sources -= cursor.sources();
+        Some(cursor)
+    }
+}
+
+impl<C: Cursor> Default for Cursors<C> {
+    /// At most [`Cursors::READERS`] readers and [`Cursors::SOURCES`]
+    /// sources.
+    fn default() -> Self {
+        Self::new(Self::READERS, Self::SOURCES)
+    }
+}
+
+impl<C: Cursor> Cursors<C> {
+    /// The readers kept by default.
+    pub const READERS: usize = 64;
+
+    /// The sources kept by default, over all readers: 131,072, a few MiB
+    /// (a reader following 10,000 takes 10,001 of them).
+    pub const SOURCES: usize = 1 << 17;
+
+    /// Keeps at most `max_readers` cursors holding `max_sources` sources
+    /// in all.
+    pub fn new(max_readers: usize, max_sources: usize) -> Self {
+        Self {
+            max_readers,
+            max_sources,
+            kept: Mutex::new(Kept {
+                by_reader: HashMap::new(),
+                sources: 0,
+                clock: 0,
+            }),
+        }
+    }
+
+    fn kept(&self) -> MutexGuard<'_, Kept<C>> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes out `reader`'s cursor when it is for the page below `below`.
+    pub fn take(&self, reader: UserId, below: u64) -> Option<C> {
+        let mut kept = self.kept();
+        match kept.by_reader.get(&reader) {
+            Some((_, cursor)) if cursor.below() == below => kept.remove(reader),
+            _ => None,
+        }
+    }
+
+    /// Keeps `cursor` as `reader`'s, in place of any other, dropping the
+    /// least recently kept cursors beyond the bounds; one larger than the
+    /// bound alone is not kept.
+    pub fn keep(&self, reader: UserId, cursor: C) {
+        if cursor.sources() > self.max_sources || self.max_readers == 0 {
+            return;
+        }
+        let mut kept = self.kept();
+        kept.remove(reader);
+        while kept.by_reader.len() >= self.max_readers
+            || kept.sources + cursor.sources() > self.max_sources
+        {
+            let oldest = kept
+                .by_reader
+                .iter()
+                .min_by_key(|(_, (stamp, _))| *stamp)
+                .map(|(reader, _)| *reader);
+            match oldest {
+                Some(oldest) => kept.remove(oldest),
+                None => break,
+            };
+        }
+        kept.clock += 1;
+        kept.sources += cursor.sources();
+        let stamp = kept.clock;
+        kept.by_reader.insert(reader, (stamp, cursor));
+    }
+
+    /// The page `reader`'s cursor is for: the messages below this id.
+    pub fn below(&self, reader: UserId) -> Option<u64> {
+        self.kept()
+            .by_reader
+            .get(&reader)
+            .map(|(_, cursor)| cursor.below())
+    }
+
+    /// How many readers have a cursor, and how many sources they hold.
+    pub fn size(&self) -> (usize, usize) {
+        let kept = self.kept();
+        (kept.by_reader.len(), kept.sources)
+    }
+
+    /// Drops every cursor.
+    pub fn clear(&self) {
+        let mut kept = self.kept();
+        kept.by_reader.clear();
+        kept.sources = 0;
+    }
+}
+
+/// The `limit`-th newest of `heads` (0 when there are fewer): the newest
+/// `limit` messages of all the sources are at least that, so only sources
+/// whose newest reaches it can be on the page.
+pub fn nth_newest(heads: impl Iterator<Item = u64>, limit: usize) -> u64 {
+    let mut newest: Vec<u64> = heads.collect();
+    match limit.checked_sub(1) {
+        Some(nth) if nth < newest.len() => *newest.select_nth_unstable_by(nth, |a, b| b.cmp(a)).1,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Sized(u64, usize);
+
+    impl Cursor for Sized {
+        fn below(&self) -> u64 {
+            self.0
+        }
+        fn sources(&self) -> usize {
+            self.1
+        }
+    }
+
+    type Kept = Cursors<Sized>;
+
+    #[test]
+    fn a_cursor_answers_only_the_page_below_it_once() {
+        let cursors = Kept::default();
+        cursors.keep(UserId(1), Sized(50, 3));
+        assert_eq!(cursors.below(UserId(1)), Some(50));
+        assert!(cursors.take(UserId(1), 49).is_none());
+        assert!(cursors.take(UserId(2), 50).is_none());
+        assert_eq!(cursors.take(UserId(1), 50).map(|c| c.1), Some(3));
+        assert!(cursors.take(UserId(1), 50).is_none());
+        assert_eq!(cursors.size(), (0, 0));
+    }
+
+    #[test]
+    fn the_least_recently_kept_cursors_go_first() {
+        let cursors = Kept::new(4, 100);
+        for reader in 0..6 {
+            cursors.keep(UserId(reader), Sized(10, 1));
+        }
+        assert_eq!(cursors.size(), (4, 4));
+        assert!(cursors.take(UserId(1), 10).is_none());
+        assert!(cursors.take(UserId(2), 10).is_some());
+        // Sources too: a large cursor pushes out as many as it needs.
+        cursors.keep(UserId(9), Sized(10, 98));
+        assert_eq!(cursors.size(), (3, 100));
+        assert!(cursors.take(UserId(3), 10).is_none());
+        assert!(cursors.take(UserId(5), 10).is_some());
+        // A cursor larger than all of them is not kept.
+        cursors.keep(UserId(10), Sized(10, 101));
+        assert!(cursors.take(UserId(10), 10).is_none());
+        cursors.clear();
+        assert_eq!(cursors.size(), (0, 0));
+    }
+
+    #[test]
+    fn the_threshold_is_the_limit_th_newest() {
+        assert_eq!(nth_newest([50, 10, 40, 30].into_iter(), 2), 40);
+        assert_eq!(nth_newest([50, 10, 40, 30].into_iter(), 4), 10);
+        assert_eq!(nth_newest([5, 7].into_iter(), 3), 0);
+        assert_eq!(nth_newest([5, 7].into_iter(), 0), 0);
+    }
+}
