@@ -23,6 +23,7 @@
 //! | `N:home_pulled:{id}` | set | the authors reader `id` follows (or `id` itself) whose posts do not reach `N:home:{id}`, because their `N:fans` were full: a page of the entry reads their newest posts from their timelines; at most [`HOME_PULLED_MAX`]; expires a second after the entry | home timeline reads, `follow`, `unfollow` |
 //! | `N:home_filling:{id}` | string | reader `id`'s entry is being filled in chunks, by the fill holding this random token; a follow change of the reader removes it; expires after [`FILL_MARK_TTL`] | home timeline reads, `follow`, `unfollow` |
 //! | `N:home_paging:{id}` | string | the random token of the instance that last merged a page of reader `id`'s home timeline in chunks, and may answer the next older page from what that merge read (see [`timeline`](crate::timeline)); a follow change of the reader removes it; expires [`PAGING_MARK_TTL`] after its last use | home timeline reads, `follow`, `unfollow` |
+//! | `N:imports` | string | how many imports ran: what older home pages read from a merge's cursor check that messages arrived only by posts since (see [`timeline`](crate::timeline)) | `import` |
 //! | `N:latest` | string | the simulator's last `latest` | `set_latest` |
 //! | `N:secrets` | hash | secret name → bytes, first writer wins | `get_or_init_secret` |
 //! | `N:write:{token}` | string | the id a `create_user` or `post` call created; expires after [`WRITE_TOKEN_TTL`] | `create_user`, `post` |
@@ -143,6 +144,8 @@ const PUBLIC_TIMELINE: &str = "timeline:public";
 const USER_TIMELINE: &str = "timeline:user:";
 /// `N:latest`.
 const LATEST: &str = "latest";
+/// `N:imports`.
+const IMPORTS: &str = "imports";
 /// `N:home:{id}`.
 const HOME: &str = "home:";
 /// `N:home_from:{id}`.
@@ -283,6 +286,7 @@ local K_NEXT_MESSAGE_ID = P .. '{NEXT_MESSAGE_ID}'
 local K_PUBLIC_TIMELINE = P .. '{PUBLIC_TIMELINE}'
 local K_SECRETS = P .. '{SECRETS}'
 local K_LATEST = P .. '{LATEST}'
+local K_IMPORTS = P .. '{IMPORTS}'
 local K_USERS = P .. '{USERS}'
 local K_LAYOUT = P .. '{LAYOUT_KEY}'
 local K_COUNT_USERS = P .. '{COUNT_USERS}'

@@ -399,12 +399,10 @@ local function newest_of(source, bound)
   end
   return redis.call('ZREVRANGEBYSCORE', user_timeline_key(source), bound, '-inf', 'LIMIT', 0, 1)[1]
 end
--- Changes when messages arrive other than by posts (an import, a clear):
--- the last message id handed out less the number of messages, which every
--- post raises both of by one.
+-- Changes when messages arrive other than by posts: every import counts
+-- itself (a clear removes every paging mark anyway).
 local function messages_epoch()
-  local last = tonumber(redis.call('GET', K_NEXT_MESSAGE_ID) or '0')
-  return id_string(last - tonumber(redis.call('GET', K_COUNT_MESSAGES) or '0'))
+  return redis.call('GET', K_IMPORTS) or '0'
 end
 -- The newest `limit` of `ids` (numbers), without repeats, as id strings.
 local function newest_ids(ids, limit)
@@ -504,25 +502,28 @@ end
 /// [`HOME_WRITES`]), filling it first with one merge when there is none
 /// (see [`layout`](crate::layout)); a page
 /// deeper than the entry, or any page when the cache is off, is a merge.
-/// Returns `{kind, newest, messages, sources, rows}`:
+/// Returns `{kind, newest, messages, epoch, sources, rows}`:
 ///
-/// * `{'page', '', '', {}, rows}`: the page, rendered messages newest
+/// * `{'page', '', '', '', {}, rows}`: the page, rendered messages newest
 ///   first;
-/// * `{'fill', newest, messages, sources, {}}`: there is no entry and the
-///   reader has more sources than
+/// * `{'fill', newest, messages, epoch, sources, {}}`: there is no entry
+///   and the reader has more sources than
 ///   [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk):
 ///   `newest` is the last message id handed out and `messages` the number
 ///   of messages, both now, and `N:home_filling:{reader}` marks the fill
-///   with the token (so that two fills of one reader never share a mark); the store fills the entry in chunks ([`HOME_JOIN`],
-///   [`HOME_CATCH_UP`], [`HOME_FILL`]);
-/// * `{'merge', epoch, '', sources, {}}`: the page needs a merge over more
-///   sources than
+///   with the token (so that two fills of one reader never share a mark);
+///   the store fills the entry in chunks ([`HOME_JOIN`],
+///   [`HOME_CATCH_UP`], [`HOME_FILL`]), and merges the page if the fill
+///   gives way;
+/// * `{'merge', '', '', epoch, sources, {}}`: the page needs a merge over
+///   more sources than
 ///   [`RedisConfig::merge_chunk`](crate::RedisConfig::merge_chunk); the store
-///   merges in chunks ([`HOME_HEADS`], [`HOME_MERGE_PAGE`]). The token
-///   becomes the reader's paging mark (`N:home_paging:{reader}`), and
-///   `epoch` is what `messages_epoch` (in [`MERGE`]) gives now: with
-///   both, [`HOME_MERGE_PAGE`] tells whether what the merge read still
-///   holds for the next older page.
+///   merges in chunks ([`HOME_HEADS`], [`HOME_MERGE_PAGE`]).
+///
+/// On `fill` and `merge` the token also becomes the reader's paging mark
+/// (`N:home_paging:{reader}`), and `epoch` is what `messages_epoch` (in
+/// [`MERGE`]) gives now: with both, [`HOME_MERGE_PAGE`] tells whether what
+/// a merge of these sources reads still holds for the next older page.
 ///
 /// Needs [`HOME_WRITES`], [`MERGE`] and [`RENDER`].
 const HOME_TIMELINE: &str = r"
@@ -535,8 +536,10 @@ if HOME_ENTRIES > 0 then
     if #sources > MERGE_CHUNK then
       local newest = redis.call('GET', K_NEXT_MESSAGE_ID) or '0'
       redis.call('SET', home_filling_key(me), ARGV[5], 'EX', FILL_MARK_TTL)
+      redis.call('SET', home_paging_key(me), ARGV[5], 'EX', PAGING_MARK_TTL)
       redis.call('DEL', home_pulled_key(me))
-      return {'fill', newest, redis.call('GET', K_COUNT_MESSAGES) or '0', sources, {}}
+      local messages = redis.call('GET', K_COUNT_MESSAGES) or '0'
+      return {'fill', newest, messages, messages_epoch(), sources, {}}
     end
     redis.call('DEL', home_pulled_key(me))
     store_entry(me, merge(sources, HOME_ENTRIES, '+inf'))
@@ -552,15 +555,15 @@ if HOME_ENTRIES > 0 then
   if from then
     local ids = redis.call('ZREVRANGEBYSCORE', home_key(me), max, from, 'LIMIT', 0, count)
     ids = with_pulled(me, ids, max, from, count)
-    if #ids == count or from == '0' then return {'page', '', '', {}, render(ids)} end
+    if #ids == count or from == '0' then return {'page', '', '', '', {}, render(ids)} end
   end
 end
 sources = sources or sources_of(me)
 if #sources > MERGE_CHUNK then
   redis.call('SET', home_paging_key(me), ARGV[5], 'EX', PAGING_MARK_TTL)
-  return {'merge', messages_epoch(), '', sources, {}}
+  return {'merge', '', '', messages_epoch(), sources, {}}
 end
-return {'page', '', '', {}, render(merge(sources, count, max))}
+return {'page', '', '', '', {}, render(merge(sources, count, max))}
 ";
 
 /// `ARGV`: namespace, upper score bound (`+inf` or `(ID`), then sources
@@ -578,9 +581,9 @@ return out
 /// below the bound is at least the threshold. Returns `{valid, rows,
 /// heads}`: the page (the newest ids below the bound of those sources,
 /// rendered); whether the reader's paging mark still holds the token and
-/// the messages' epoch is the one given (see `'merge'` in
-/// [`HOME_TIMELINE`]: no follow change of the reader and no message other
-/// than by a post since the merge began), as 1 or 0; and when it does and
+/// the imports' epoch is the one given (see [`HOME_TIMELINE`]: no follow
+/// change of the reader, no other merge of theirs and no import since the
+/// merge began), as 1 or 0; and when it does and
 /// the page is full, each given source's newest id below the page (`''`
 /// for none), so that the next older page can be read from the few
 /// sources that reach it, with this script alone (see
@@ -740,8 +743,9 @@ return found
 /// `u id name email pw_hash sessions`, `f follower followee`,
 /// `m id author text pub_date`, `l latest`, `s name value`. Checks first
 /// that no user (by id or name) and no message exists already, then writes
-/// them all, counts them, and raises the id counters above them. Returns
-/// 'OK', or an error reply starting with `CONFLICT`.
+/// them all, counts them, raises the id counters above them, and counts
+/// itself in `N:imports` (see [`HOME_MERGE_PAGE`]). Returns 'OK', or an
+/// error reply starting with `CONFLICT`.
 const IMPORT: &str = r"
 local width = {u = 6, f = 3, m = 5, l = 2, s = 3}
 local i = 2
@@ -761,6 +765,7 @@ while i <= #ARGV do
   end
   i = i + width[kind]
 end
+redis.call('INCR', K_IMPORTS)
 i = 2
 while i <= #ARGV do
   local kind = ARGV[i]

@@ -8,14 +8,16 @@
 //!   cache off) reads each source's newest id below the page in chunks, then
 //!   the page from the sources that reach it, in one more script;
 //! * a reader's first page (no entry) fills the entry in chunks: each chunk
-//!   joins its sources' `fans` sets and reads their newest ids up to the
-//!   last message id at the start; the last script checks that nothing the
-//!   chunks relied on changed meanwhile, adds the messages posted since
-//!   (when many were, scripts before it take them a chunk at a time), and
-//!   stores the entry. A fill that gives way (a follow change meanwhile)
-//!   leaves no entry and the page is merged; a fill cut short (the caller
-//!   gone, an error) leaves none either, only fans sets that name a reader
-//!   without an entry, which posts clear as they pass.
+//!   joins its sources' `fans` sets (or, where one is full, has the entry
+//!   pull that source) and reads their newest ids up to the last message id
+//!   at the start; the last script checks that nothing the chunks relied on
+//!   changed meanwhile, adds the messages posted since (when many were,
+//!   scripts before it take them a chunk at a time), and stores the entry.
+//!   A fill that gives way (a follow change meanwhile, or an entry that
+//!   would pull more authors than it may) leaves no entry and the page is
+//!   merged; a fill cut short (the caller gone, an error) leaves none
+//!   either, only fans sets that name a reader without an entry, which
+//!   posts clear as they pass.
 //!
 //! Messages up to an id read at the start never change, so the chunks need
 //! not run atomically with each other: only the last step, which decides
@@ -74,8 +76,9 @@ struct Fill {
 
 /// The answer of the home timeline script: its kind (`page`, `fill` or
 /// `merge`), the last message id and the number of messages (for `fill`),
-/// the reader's sources (for `fill` and `merge`) and the page (for `page`).
-type HomeReply = (String, String, String, Vec<String>, Vec<MessageRow>);
+/// the imports' epoch (for `fill` and `merge`: see [`paging`]), the
+/// reader's sources (for `fill` and `merge`) and the page (for `page`).
+type HomeReply = (String, String, String, String, Vec<String>, Vec<MessageRow>);
 
 /// Pages are capped at this many messages (and followee lists at this many
 /// users): far beyond any page anybody asks for, and small enough that Redis
@@ -83,7 +86,7 @@ type HomeReply = (String, String, String, Vec<String>, Vec<MessageRow>);
 const MAX_LIMIT: usize = 1 << 31;
 
 /// A merge that may leave a cursor for the next older page: the reader's
-/// paging mark and the messages' epoch of the `merge` answer.
+/// paging mark and the imports' epoch of the `merge` or `fill` answer.
 #[derive(Debug)]
 struct Paging {
     token: String,
@@ -158,34 +161,39 @@ impl RedisStore {
             return rows.into_iter().map(decode_message).collect();
         }
         let token = write_token();
-        let (kind, newest, messages, sources, rows) =
+        let (kind, newest, messages, epoch, sources, rows) =
             self.home_script(reader, max, limit, &token).await?;
-        let paging = |kind: &str, epoch: String| {
-            (kind == "merge").then(|| Paging {
-                token: token.clone(),
-                epoch,
-            })
+        // Both `merge` and `fill` set the reader's paging mark to the token.
+        let paging = |epoch: String| Paging {
+            token: token.clone(),
+            epoch,
         };
         let rows = match kind.as_str() {
             "page" => rows,
             "merge" => {
                 let _turn = self.merge_turn().await?;
-                let paging = paging(&kind, newest);
-                self.merge_home(reader, &sources, max, limit, paging)
+                self.merge_home(reader, &sources, max, limit, Some(paging(epoch)))
                     .await?
             }
             "fill" => {
                 let _turn = self.merge_turn().await?;
-                self.fill_home(reader, &newest, &messages, &sources, &token)
+                let filled = self
+                    .fill_home(reader, &newest, &messages, &sources, &token)
                     .await?;
-                match self.home_script(reader, max, limit, &token).await? {
-                    (kind, _, _, _, rows) if kind == "page" => rows,
-                    // The fill gave way, or the page is deeper than the entry.
-                    (kind, epoch, _, sources, _) => {
-                        let paging = paging(&kind, epoch);
-                        self.merge_home(reader, &sources, max, limit, paging)
-                            .await?
+                if filled {
+                    match self.home_script(reader, max, limit, &token).await? {
+                        (kind, .., rows) if kind == "page" => rows,
+                        // The page is deeper than the entry (or the entry
+                        // went already).
+                        (kind, _, _, epoch, sources, _) => {
+                            let paging = (kind == "merge").then(|| paging(epoch));
+                            self.merge_home(reader, &sources, max, limit, paging)
+                                .await?
+                        }
                     }
+                } else {
+                    self.merge_home(reader, &sources, max, limit, Some(paging(epoch)))
+                        .await?
                 }
             }
             other => return Err(corrupt(format_args!("home timeline answer {other:?}"))),
@@ -201,18 +209,19 @@ impl RedisStore {
         max: &str,
         limit: usize,
     ) -> Result<Option<Vec<MessageRow>>, StoreError> {
-        let Some(below) = max.strip_prefix('(').and_then(|id| id.parse().ok()) else {
+        let Some(before) = max.strip_prefix('(').and_then(|id| id.parse().ok()) else {
             return Ok(None);
         };
-        let Some(cursor) = self.cursors.take(reader, below) else {
+        let Some(cursor) = self.cursors.take(reader, before) else {
             return Ok(None);
         };
         let paging = Paging {
-            token: cursor.token,
-            epoch: cursor.epoch,
+            token: cursor.token.clone(),
+            epoch: cursor.epoch.clone(),
         };
+        let heads = cursor.heads_below(before);
         let (rows, held) = self
-            .page_from_heads(reader, cursor.heads, max, limit, Some(paging))
+            .page_from_heads(reader, heads, max, limit, Some(paging))
             .await?;
         Ok(held.then_some(rows))
     }
@@ -304,10 +313,10 @@ impl RedisStore {
             .conn
             .eval("home_merge_page", &invocation, Resend::Safe)
             .await?;
-        let (Some(paging), Some(last)) = (paging.filter(|_| held == 1), rows.last()) else {
+        let Some(paging) = paging.filter(|_| held == 1) else {
             return Ok((rows, held == 1));
         };
-        if rows.len() < limit || next.is_empty() {
+        if rows.len() < limit || rows.is_empty() || next.is_empty() {
             return Ok((rows, true));
         }
         if next.len() != candidates.len() {
@@ -335,8 +344,16 @@ impl RedisStore {
             Some(None) => false,
             None => true,
         });
+        let mut page = Vec::with_capacity(rows.len());
+        for (id, author, ..) in &rows {
+            // A message without its record cannot be placed again.
+            let Some(author) = author else {
+                return Ok((rows, true));
+            };
+            page.push((parse_id(id, "message")?, parse_id(author, "author")?));
+        }
         let cursor = Cursor {
-            below: parse_id(&last.0, "message")?,
+            page,
             heads,
             token: paging.token,
             epoch: paging.epoch,
@@ -346,8 +363,9 @@ impl RedisStore {
     }
 
     /// Fills `reader`'s home cache entry in chunks, from the `newest` and
-    /// `messages` of a `fill` answer; gives way (leaving no entry) when
-    /// the reader's follows or the messages changed under it.
+    /// `messages` of a `fill` answer; gives way (leaving no entry, and
+    /// `false`) when the reader's follows or the messages changed under it,
+    /// or the entry could not pull one more author.
     async fn fill_home(
         &self,
         reader: UserId,
@@ -355,7 +373,7 @@ impl RedisStore {
         messages: &str,
         sources: &[String],
         token: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut fill = self
             .start_fill(reader, newest, messages, sources, token)
             .await?;
@@ -370,7 +388,7 @@ impl RedisStore {
         if outcome != "filled" {
             tracing::debug!(reader = reader.0, outcome, "a home cache fill gave way");
         }
-        Ok(())
+        Ok(outcome == "filled")
     }
 
     /// The chunks of a fill: `reader` joins each source's `fans`, and the

@@ -128,7 +128,7 @@ use crate::latest::LatestCell;
 use crate::layout::{id_key, pair_key, secret_key};
 use crate::open::{Opened, Trees, next_id};
 use crate::paging::Paging;
-use crate::timeline::{Start, blocking};
+use crate::timeline::blocking;
 
 /// The counts a store keeps in memory (see the `layout` module).
 #[derive(Debug, Default)]
@@ -362,17 +362,14 @@ fn home_page(
             return trees.render(&ids);
         }
     }
-    let (ids, starts) = trees.merge_home(&authors, page)?;
-    let ids: Vec<MessageId> = ids.into_iter().map(|(id, _)| id).collect();
-    keep_cursor(
-        paging,
-        reader,
-        &ids,
-        page.limit,
+    let (merged, starts) = trees.merge_home(&authors, page)?;
+    let ids: Vec<MessageId> = merged.iter().map(|(id, _)| *id).collect();
+    let cursor = paging::Cursor {
+        page: merged,
         starts,
         epoch,
-        committed_below,
-    );
+    };
+    keep_cursor(paging, reader, page.limit, cursor, committed_below);
     trees.render(&ids)
 }
 
@@ -385,50 +382,40 @@ fn older_page(
     reader: UserId,
     page: PageRequest,
 ) -> Result<Option<Vec<MessageId>>, StoreError> {
-    let Some(cursor) = page
-        .before
-        .and_then(|before| paging.cursors.take(reader, before.0))
-    else {
+    let Some(before) = page.before else {
         return Ok(None);
     };
-    if cursor.epoch != home.epoch_now(reader) {
+    let Some(cursor) = paging.cursors.take(reader, before.0) else {
+        return Ok(None);
+    };
+    let epoch = cursor.epoch;
+    if epoch != home.epoch_now(reader) {
         return Ok(None);
     }
-    let (ids, starts) = trees.merge_home_from(cursor.starts, page.limit)?;
-    let ids: Vec<MessageId> = ids.into_iter().map(|(id, _)| id).collect();
-    keep_cursor(
-        paging,
-        reader,
-        &ids,
-        page.limit,
+    let (merged, starts) = trees.merge_home_from(cursor.starts_below(before.0), page.limit)?;
+    let ids: Vec<MessageId> = merged.iter().map(|(id, _)| *id).collect();
+    let cursor = paging::Cursor {
+        page: merged,
         starts,
-        cursor.epoch,
-        u64::MAX,
-    );
+        epoch,
+    };
+    // Every id below the page it started from was committed already.
+    keep_cursor(paging, reader, page.limit, cursor, u64::MAX);
     Ok(Some(ids))
 }
 
-/// Keeps where the page after `ids` starts, when `ids` is a full page that
-/// ends at or below `committed_below` (see the `paging` module).
+/// Keeps `cursor` for `reader` when its page is full (`limit` messages)
+/// and at or below `committed_below` (see the `paging` module).
 fn keep_cursor(
     paging: &Paging,
     reader: UserId,
-    ids: &[MessageId],
     limit: usize,
-    starts: Vec<(UserId, Start)>,
-    epoch: u64,
+    cursor: paging::Cursor,
     committed_below: u64,
 ) {
-    match ids.last() {
-        Some(last) if ids.len() == limit && last.0 <= committed_below => {
-            let cursor = paging::Cursor {
-                below: last.0,
-                starts,
-                epoch,
-            };
-            paging.cursors.keep(reader, cursor);
-        }
-        _ => {}
+    let newest = cursor.page.first().map(|(id, _)| id.0);
+    if cursor.page.len() == limit && newest.is_some_and(|newest| newest <= committed_below) {
+        paging.cursors.keep(reader, cursor);
     }
 }
 

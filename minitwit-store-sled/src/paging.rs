@@ -20,32 +20,56 @@
 //!   with a smaller id than some it reads is not yet visible. Posts register
 //!   their id from the moment they take it until their commit point
 //!   ([`Paging::posting`]); a merge notes the smallest id registered when it
-//!   begins, and leaves a cursor only when its page ends at or below it:
-//!   every id below that was committed before the merge read anything, and
-//!   every post that takes an id later takes a larger one.
+//!   begins, and leaves a cursor only when its whole page is at or below
+//!   it: every id below that was committed before the merge read anything,
+//!   and every post that takes an id later takes a larger one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use minitwit_core::UserId;
 use minitwit_core::home::cursors::{self, Cursors};
+use minitwit_core::{MessageId, UserId};
 
 use crate::timeline::Start;
 
 /// Where a reader's next older home page starts.
 #[derive(Debug)]
 pub(crate) struct Cursor {
-    /// The next older page holds the messages below this id.
-    pub(crate) below: u64,
-    /// Each author with messages below `below`, and where they start.
+    /// The merged page, newest first, each message with its author.
+    pub(crate) page: Vec<(MessageId, UserId)>,
+    /// Each author with messages below the page's last, and where they
+    /// start.
     pub(crate) starts: Vec<(UserId, Start)>,
     /// The reader's home cache epoch before the merge read the followees.
     pub(crate) epoch: u64,
 }
 
+impl Cursor {
+    /// Where each author with messages below `before` (one of the page's
+    /// ids) starts: the page's own messages below `before` come first.
+    pub(crate) fn starts_below(self, before: u64) -> Vec<(UserId, Start)> {
+        let mut newest: HashMap<UserId, u64> = HashMap::new();
+        for (id, author) in self.page.into_iter().filter(|(id, _)| id.0 < before) {
+            newest.entry(author).or_insert(id.0);
+        }
+        let mut starts = self.starts;
+        starts.retain(|(author, _)| !newest.contains_key(author));
+        starts.extend(
+            newest
+                .into_iter()
+                .map(|(author, id)| (author, Start::At(id))),
+        );
+        starts
+    }
+}
+
 impl cursors::Cursor for Cursor {
     fn below(&self) -> u64 {
-        self.below
+        self.page.last().map_or(0, |(id, _)| id.0)
+    }
+
+    fn answers(&self, before: u64) -> bool {
+        self.page.iter().any(|(id, _)| id.0 == before)
     }
 
     fn sources(&self) -> usize {
@@ -103,6 +127,32 @@ impl Drop for Posting<'_> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_below_one_of_its_messages_starts_from_them() {
+        let cursor = Cursor {
+            page: [(90, 1), (80, 2), (70, 1), (60, 3), (55, 1)]
+                .map(|(id, author)| (MessageId(id), UserId(author)))
+                .to_vec(),
+            starts: vec![
+                (UserId(1), Start::At(50)),
+                (UserId(2), Start::AtMost(40)),
+                (UserId(4), Start::At(30)),
+            ],
+            epoch: 0,
+        };
+        let mut starts = cursor.starts_below(80);
+        starts.sort_unstable_by_key(|(author, _)| *author);
+        assert_eq!(
+            starts,
+            [
+                (UserId(1), Start::At(70)),
+                (UserId(2), Start::AtMost(40)),
+                (UserId(3), Start::At(60)),
+                (UserId(4), Start::At(30)),
+            ]
+        );
+    }
 
     #[test]
     fn ids_under_way_hold_back_what_counts_as_committed() {

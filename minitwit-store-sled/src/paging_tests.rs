@@ -172,11 +172,13 @@ async fn a_post_under_way_below_a_page_keeps_the_merge_from_leaving_a_cursor() {
     let store = store();
     let (reader, _) = reader_of_four(&store).await;
     let first = checked_page(&store, reader, None, 40).await;
-    // As if a post had taken an id below the page and not committed yet.
+    // As if a post had taken an id below the page and not committed yet
+    // (and no cursor were left from the first page).
+    store.paging.cursors.clear();
     let under_way = store.paging.posting(|| Ok::<_, ()>(first[20] - 1)).unwrap();
     let page = checked_page(&store, reader, Some(first[10]), 5).await;
     assert!(page.iter().all(|id| *id > under_way.id));
-    assert_ne!(store.paging.cursors.below(reader), page.last().copied());
+    assert_eq!(store.paging.cursors.below(reader), None);
     drop(under_way);
     let page = checked_page(&store, reader, Some(first[10]), 5).await;
     assert_eq!(store.paging.cursors.below(reader), page.last().copied());
@@ -250,4 +252,33 @@ async fn cursors_made_among_concurrent_posts_stay_whole() {
         }
     }
     assert!(checked > 0);
+}
+
+/// Through the service, as the site pages: it reads one message more than
+/// it shows and asks next for the page below the last one shown, which the
+/// cursor answers too.
+#[tokio::test]
+async fn pages_the_service_asks_for_come_from_the_cursor() {
+    let store = std::sync::Arc::new(store());
+    let (reader, _) = reader_of_four(&store).await;
+    let all = checked_page(&store, reader, None, 100).await;
+    let service = minitwit_core::MiniTwit::builder(store.clone())
+        .build()
+        .unwrap();
+    let mut page = PageRequest::first(3);
+    let mut shown = Vec::new();
+    loop {
+        let got = service.home_timeline(reader, page).await.unwrap();
+        shown.extend(got.messages.iter().map(|message| message.id.0));
+        let Some(next) = got.next else { break };
+        // Past the entry (four ids), every page leaves a cursor for it.
+        if shown.len() > 4 {
+            assert!(
+                store.paging.cursors.answers(reader, next.0),
+                "below {next:?}"
+            );
+        }
+        page = PageRequest::before(next, 3);
+    }
+    assert_eq!(shown, all);
 }

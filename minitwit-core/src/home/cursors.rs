@@ -14,9 +14,14 @@
 //! follow change of the reader, messages arriving other than by posts),
 //! which each store checks its own way.
 //!
-//! [`Cursors`] holds them: one per reader, each for the page below one id,
-//! taken out when used, at most a number of readers and of sources in all,
-//! the least recently kept going first.
+//! A cursor keeps the page's own messages too, so that it answers the page
+//! below any of them, not only below the last: a caller that reads one
+//! message more than it shows (to know whether there is an older page, as
+//! the site does) asks next for the page below the one before the last.
+//!
+//! [`Cursors`] holds them: one per reader, taken out when used, at most a
+//! number of readers and of sources in all, the least recently kept going
+//! first.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -25,8 +30,10 @@ use crate::UserId;
 
 /// What a store keeps of a merge for the next older page.
 pub trait Cursor {
-    /// The next older page holds the messages below this id.
+    /// The deepest page it answers is below this id (its page's last).
     fn below(&self) -> u64;
+    /// Whether it answers the page below `before`: one of its page's ids.
+    fn answers(&self, before: u64) -> bool;
     /// How many sources it holds: what the bound on all cursors counts.
     fn sources(&self) -> usize;
 }
@@ -91,11 +98,11 @@ impl<C: Cursor> Cursors<C> {
         self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes out `reader`'s cursor when it is for the page below `below`.
-    pub fn take(&self, reader: UserId, below: u64) -> Option<C> {
+    /// Takes out `reader`'s cursor when it answers the page below `before`.
+    pub fn take(&self, reader: UserId, before: u64) -> Option<C> {
         let mut kept = self.kept();
         match kept.by_reader.get(&reader) {
-            Some((_, cursor)) if cursor.below() == below => kept.remove(reader),
+            Some((_, cursor)) if cursor.answers(before) => kept.remove(reader),
             _ => None,
         }
     }
@@ -128,7 +135,15 @@ impl<C: Cursor> Cursors<C> {
         kept.by_reader.insert(reader, (stamp, cursor));
     }
 
-    /// The page `reader`'s cursor is for: the messages below this id.
+    /// Whether `reader`'s cursor answers the page below `before`.
+    pub fn answers(&self, reader: UserId, before: u64) -> bool {
+        self.kept()
+            .by_reader
+            .get(&reader)
+            .is_some_and(|(_, cursor)| cursor.answers(before))
+    }
+
+    /// The deepest page `reader`'s cursor answers: below this id.
     pub fn below(&self, reader: UserId) -> Option<u64> {
         self.kept()
             .by_reader
@@ -171,6 +186,9 @@ mod tests {
         fn below(&self) -> u64 {
             self.0
         }
+        fn answers(&self, before: u64) -> bool {
+            (self.0..self.0 + 2).contains(&before)
+        }
         fn sources(&self) -> usize {
             self.1
         }
@@ -183,9 +201,11 @@ mod tests {
         let cursors = Kept::default();
         cursors.keep(UserId(1), Sized(50, 3));
         assert_eq!(cursors.below(UserId(1)), Some(50));
+        assert!(cursors.answers(UserId(1), 51));
+        assert!(!cursors.answers(UserId(1), 52));
         assert!(cursors.take(UserId(1), 49).is_none());
         assert!(cursors.take(UserId(2), 50).is_none());
-        assert_eq!(cursors.take(UserId(1), 50).map(|c| c.1), Some(3));
+        assert_eq!(cursors.take(UserId(1), 51).map(|c| c.1), Some(3));
         assert!(cursors.take(UserId(1), 50).is_none());
         assert_eq!(cursors.size(), (0, 0));
     }

@@ -99,7 +99,7 @@ async fn start_fill(store: &RedisStore) -> Filling {
         followees.push(author);
     }
     let token = crate::write_token();
-    let (kind, newest, messages, sources, _) =
+    let (kind, newest, messages, _, sources, _) =
         store.home_script(reader, "+inf", 50, &token).await.unwrap();
     assert_eq!(kind, "fill");
     assert_eq!(sources.len(), 4);

@@ -12,27 +12,54 @@
 //! page stay as they were. Posts only add newer ids; a follow change of the
 //! reader removes their paging mark (`N:home_paging:{id}`, which the merge
 //! set to the cursor's token, and which a merge by another instance
-//! replaces), and an import or a clear changes the messages' epoch. The
-//! script checks both, and when either changed the store merges afresh.
-//! Cursors live in the instance that merged; a page that reaches another
-//! instance, or whose cursor went, is merged as before.
+//! replaces, and which a clear removes), and every import moves the
+//! imports' epoch (`N:imports`) on. The script checks both, and when either
+//! changed the store merges afresh.
+//! Cursors live in the instance that merged: a page that reaches another
+//! instance (behind a load balancer without affinity), or whose cursor
+//! went, is merged as before, and that merge's mark replaces the first
+//! instance's, so that readers paging through several instances at once
+//! mostly get merges, as before this existed.
+
+use std::collections::HashMap;
 
 /// What the merge of a reader's page read, for the next older page.
 #[derive(Debug)]
 pub(crate) struct Cursor {
-    /// The next older page holds the messages below this id.
-    pub(crate) below: u64,
-    /// Each source with messages below `below`, with the newest of them.
+    /// The page's messages, newest first, each with its author.
+    pub(crate) page: Vec<(u64, u64)>,
+    /// Each source with messages below the page's last, with the newest of
+    /// them.
     pub(crate) heads: Vec<(u64, u64)>,
     /// The paging mark the merge set (see the module docs).
     pub(crate) token: String,
-    /// The messages' epoch when the merge began.
+    /// The imports' epoch when the merge began.
     pub(crate) epoch: String,
+}
+
+impl Cursor {
+    /// Each source with messages below `before` (one of the page's ids),
+    /// with the newest of them: the page's own messages below `before`
+    /// come first.
+    pub(crate) fn heads_below(self, before: u64) -> Vec<(u64, u64)> {
+        let mut newest: HashMap<u64, u64> = HashMap::new();
+        for (id, author) in self.page.into_iter().filter(|(id, _)| *id < before) {
+            newest.entry(author).or_insert(id);
+        }
+        let mut heads = self.heads;
+        heads.retain(|(source, _)| !newest.contains_key(source));
+        heads.extend(newest);
+        heads
+    }
 }
 
 impl minitwit_core::home::cursors::Cursor for Cursor {
     fn below(&self) -> u64 {
-        self.below
+        self.page.last().map_or(0, |(id, _)| *id)
+    }
+
+    fn answers(&self, before: u64) -> bool {
+        self.page.iter().any(|(id, _)| *id == before)
     }
 
     fn sources(&self) -> usize {
@@ -42,3 +69,23 @@ impl minitwit_core::home::cursors::Cursor for Cursor {
 
 /// The cursors of one instance.
 pub(crate) type Cursors = minitwit_core::home::cursors::Cursors<Cursor>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_below_one_of_its_messages_starts_from_them() {
+        let cursor = Cursor {
+            page: vec![(90, 1), (80, 2), (70, 1), (60, 3), (55, 1)],
+            heads: vec![(1, 50), (2, 40), (4, 30)],
+            token: String::new(),
+            epoch: String::new(),
+        };
+        let mut heads = cursor.heads_below(80);
+        heads.sort_unstable();
+        // Author 1's newest below 80 is 70 (then 55); author 3's is 60;
+        // author 2 has only 40 below it.
+        assert_eq!(heads, [(1, 70), (2, 40), (3, 60), (4, 30)]);
+    }
+}

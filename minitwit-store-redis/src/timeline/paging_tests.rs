@@ -214,3 +214,33 @@ async fn a_merge_by_another_instance_ends_this_ones_cursor() {
     assert!(!from_cursor(&store, reader, page[4], 5).await);
     assert!(from_cursor(&other, reader, page[4], 5).await);
 }
+
+/// Through the service, as the site pages: it reads one message more than
+/// it shows and asks next for the page below the last one shown, which the
+/// cursor answers too.
+#[tokio::test]
+async fn pages_the_service_asks_for_come_from_the_cursor() {
+    let (store, plain) = stores().await;
+    let (reader, _) = reader_of_four(&store).await;
+    let service = minitwit_core::MiniTwit::builder(std::sync::Arc::new(store.clone()))
+        .build()
+        .unwrap();
+    let mut page = PageRequest::first(3);
+    let mut shown = Vec::new();
+    loop {
+        let got = service.home_timeline(reader, page).await.unwrap();
+        shown.extend(got.messages.iter().map(|message| message.id.0));
+        let Some(next) = got.next else { break };
+        // Past the entry (eight ids), every page leaves a cursor for it.
+        if shown.len() > 9 {
+            assert!(store.cursors.answers(reader, next.0), "below {next:?}");
+        }
+        page = PageRequest::before(next, 3);
+    }
+    let all = plain
+        .timeline(Timeline::Home(reader), PageRequest::first(100))
+        .await
+        .unwrap();
+    let all: Vec<u64> = all.iter().map(|message| message.id.0).collect();
+    assert_eq!(shown, all);
+}
