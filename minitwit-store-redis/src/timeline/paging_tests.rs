@@ -39,8 +39,7 @@ fn configs() -> (RedisConfig, RedisConfig) {
     (config, plain)
 }
 
-/// A reader following four authors who posted 40 messages between them,
-/// with their first page read, so that the next page is merged.
+/// A reader following four authors who posted 40 messages between them.
 async fn reader_of_four(store: &RedisStore) -> (UserId, Vec<UserId>) {
     let reader = register(store, "reader").await;
     let mut authors = Vec::new();
