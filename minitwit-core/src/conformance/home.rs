@@ -240,6 +240,113 @@ pub async fn home_timelines_stay_whole_through_follow_changes(store: &Arc<dyn St
     check(posted, follows, "after following again").await;
 }
 
+/// A reader pages back through their home timeline while, between pages,
+/// a followee posts, they follow and unfollow someone with older messages,
+/// and unfollow and follow again an author: each page holds the newest
+/// messages below its cursor of the authors followed when it is read,
+/// whether the next page is asked for below the page's last message or
+/// below the one before it (as a caller that reads one more than it shows
+/// does).
+pub async fn home_pages_follow_changes_made_between_them(store: &Arc<dyn Store>) {
+    let reader = create(store, "reader").await;
+    let stranger = create(store, "stranger").await;
+    let mut authors = Vec::new();
+    for n in 0..4 {
+        authors.push(create(store, &format!("author {n}")).await);
+    }
+    let mut posted = Vec::new();
+    let post_as = |author: &User, n: usize| {
+        let (store, author) = (Arc::clone(store), author.clone());
+        async move {
+            let id = post(&store, &author, &format!("{} #{n}", author.username), 0).await;
+            Posted {
+                id,
+                author: author.id,
+            }
+        }
+    };
+    for n in 0..60 {
+        // Uneven, and the stranger's messages among everyone's.
+        let author = [
+            &authors[0],
+            &authors[0],
+            &authors[1],
+            &stranger,
+            &authors[2],
+        ][n % 5];
+        posted.push(post_as(author, n).await);
+        if n % 13 == 0 {
+            posted.push(post_as(&authors[3], n).await);
+        }
+    }
+    let mut follows = Vec::new();
+    for author in &authors {
+        assert!(store.follow(reader.id, author.id).await.must("follow"));
+        follows.push((reader.id, author.id));
+    }
+    for below_last in [true, false] {
+        let mut before = None;
+        for step in 0..100 {
+            let page = PageRequest { before, limit: 4 };
+            let got = ids_of(
+                &store
+                    .timeline(Timeline::Home(reader.id), page)
+                    .await
+                    .must("page"),
+            );
+            let want: Vec<_> = expected(&posted, &follows, Timeline::Home(reader.id))
+                .into_iter()
+                .filter(|id| before.is_none_or(|before| *id < before))
+                .take(4)
+                .collect();
+            assert_eq!(
+                raw(&got),
+                raw(&want),
+                "store contract: page {step} of the home timeline below {before:?}, with \
+                 follows changed between pages, must hold the newest messages of the users \
+                 followed now"
+            );
+            if got.len() < 4 {
+                break;
+            }
+            before = Some(got[if below_last { 3 } else { 2 }]);
+            let mut change = |pair| {
+                let followed = follows.contains(&pair);
+                if followed {
+                    follows.retain(|follow| *follow != pair);
+                } else {
+                    follows.push(pair);
+                }
+                !followed
+            };
+            match step % 4 {
+                0 => posted.push(post_as(&authors[step % 3], 100 + step).await),
+                1 => {
+                    if change((reader.id, stranger.id)) {
+                        assert!(store.follow(reader.id, stranger.id).await.must("follow"));
+                    } else {
+                        assert!(
+                            store
+                                .unfollow(reader.id, stranger.id)
+                                .await
+                                .must("unfollow")
+                        );
+                    }
+                }
+                2 => {
+                    let author = &authors[step % 4];
+                    if change((reader.id, author.id)) {
+                        assert!(store.follow(reader.id, author.id).await.must("follow"));
+                    } else {
+                        assert!(store.unfollow(reader.id, author.id).await.must("unfollow"));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// Authors post while readers follow and unfollow them and read their home
 /// timelines, all at once; once every call has returned, each home timeline
 /// holds exactly the messages of the authors its reader follows: no post

@@ -105,6 +105,7 @@ macro_rules! __store_conformance_checks {
             home_timelines_page_through_many_followees,
             home_timelines_show_each_message_once,
             home_timelines_stay_whole_through_follow_changes,
+            home_pages_follow_changes_made_between_them,
             home_timelines_stay_whole_under_concurrent_posts_and_follows,
             home_timelines_stay_whole_when_readers_change_follows_after_reading,
             timelines_respect_limit_and_before,
