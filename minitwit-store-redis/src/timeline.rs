@@ -32,10 +32,9 @@
 
 use std::collections::HashMap;
 
+use minitwit_core::home::cursors::nth_newest;
 use minitwit_core::{Message, PageRequest, StoreError, Timeline, User, UserId};
 use redis::Script;
-
-use minitwit_core::home::cursors::nth_newest;
 
 use self::paging::Cursor;
 pub(crate) use self::paging::Cursors;
