@@ -22,6 +22,7 @@
 //! | `N:fans:{id}` | set | the readers with a home cache entry who see user `id`'s posts (emptied lazily), at most the cache's `readers` | home timeline reads, `post`, `follow`, `unfollow` |
 //! | `N:home_pulled:{id}` | set | the authors reader `id` follows (or `id` itself) whose posts do not reach `N:home:{id}`, because their `N:fans` were full: a page of the entry reads their newest posts from their timelines; at most [`HOME_PULLED_MAX`]; expires a second after the entry | home timeline reads, `follow`, `unfollow` |
 //! | `N:home_filling:{id}` | string | reader `id`'s entry is being filled in chunks, by the fill holding this random token; a follow change of the reader removes it; expires after [`FILL_MARK_TTL`] | home timeline reads, `follow`, `unfollow` |
+//! | `N:home_nofill:{id}` | string | reader `id` keeps no entry because it would pull more than [`HOME_PULLED_MAX`] authors: until it expires ([`FILL_MARK_TTL`]) or a follow change of the reader removes it, their pages are merged without a fill being tried first | home timeline reads, `follow`, `unfollow` |
 //! | `N:home_paging:{id}` | string | the random token of the instance that last merged a page of reader `id`'s home timeline in chunks, and may answer the next older page from what that merge read (see [`timeline`](crate::timeline)); a follow change of the reader removes it; expires [`PAGING_MARK_TTL`] after its last use | home timeline reads, `follow`, `unfollow` |
 //! | `N:imports` | string | how many imports ran: what older home pages read from a merge's cursor check that messages arrived only by posts since (see [`timeline`](crate::timeline)) | `import` |
 //! | `N:latest` | string | the simulator's last `latest` | `set_latest` |
@@ -163,6 +164,8 @@ const HOME_FILLING: &str = "home_filling:";
 /// How long `N:home_filling:{id}` outlives the start of its fill: far
 /// longer than a fill takes.
 pub const FILL_MARK_TTL: Duration = Duration::from_secs(60);
+/// `N:home_nofill:{id}`.
+const HOME_NOFILL: &str = "home_nofill:";
 /// `N:home_paging:{id}`.
 const HOME_PAGING: &str = "home_paging:";
 /// How long `N:home_paging:{id}` outlives the page that last used it.
@@ -307,6 +310,7 @@ local function fans_key(id) return P .. '{FANS}' .. id end
 local function home_filling_key(id) return P .. '{HOME_FILLING}' .. id end
 local function home_pulled_key(id) return P .. '{HOME_PULLED}' .. id end
 local function home_paging_key(id) return P .. '{HOME_PAGING}' .. id end
+local function home_nofill_key(id) return P .. '{HOME_NOFILL}' .. id end
 local HOME_ENTRIES, HOME_LIFETIME = {home_entries}, {home_lifetime}
 local HOME_FANS, HOME_PULLED_MAX = {home_fans}, {HOME_PULLED_MAX}
 local WRITE_TOKEN_TTL = {ttl}
@@ -363,6 +367,7 @@ mod tests {
         assert!(prelude.contains("P .. 'home_filling:' .. id"));
         assert!(prelude.contains("local FILL_MARK_TTL, PAGING_MARK_TTL = 60, 600"));
         assert!(prelude.contains("P .. 'home_paging:' .. id"));
+        assert!(prelude.contains("P .. 'home_nofill:' .. id"));
         assert!(prelude.contains("local HOME_ENTRIES, HOME_LIFETIME = 128, 3600"));
         assert!(prelude.contains("local HOME_FANS, HOME_PULLED_MAX = 1024, 32"));
         assert!(prelude.contains("P .. 'home_pulled:' .. id"));

@@ -101,7 +101,8 @@ return redis.call('HGET', key, F_SESSIONS)
 /// author instead (`pull`: the entry's pages read the author's newest posts
 /// from their timeline, `N:home_pulled:{id}`), and a reader who cannot
 /// pull one more either ([`HOME_PULLED_MAX`](crate::layout::HOME_PULLED_MAX))
-/// keeps no entry (their pages are merged); `join_or_pull` does both.
+/// keeps no entry (their pages are merged, and for a while no fill is
+/// tried for them: `no_fill`); `join_or_pull` does both.
 const HOME_WRITES: &str = r"
 local function fan_out(author, id)
   for _, reader in ipairs(redis.call('SMEMBERS', fans_key(author))) do
@@ -177,6 +178,12 @@ end
 local function join_or_pull(author, reader)
   return join_fans(author, reader) or pull(reader, author)
 end
+-- `reader`'s entry would pull more authors than it may: for a while, their
+-- pages are merged without a fill being tried first (a follow change ends
+-- that).
+local function no_fill(reader)
+  redis.call('SET', home_nofill_key(reader), '1', 'EX', FILL_MARK_TTL)
+end
 local function home_followed(reader, author)
   if reader == author then return forget_home(reader) end
   local from_key = home_from_key(reader)
@@ -199,7 +206,10 @@ local function home_followed(reader, author)
     end
   end
   redis.call('SET', from_key, from, 'KEEPTTL')
-  if not join_or_pull(author, reader) then forget_home(reader) end
+  if not join_or_pull(author, reader) then
+    forget_home(reader)
+    no_fill(reader)
+  end
 end
 local function home_unfollowed(reader, author)
   if reader == author then return forget_home(reader) end
@@ -221,7 +231,8 @@ local function follow_edge(follower, followee)
   local added = redis.call('ZADD', follows_key(follower), 'NX', followee, followee)
   if added == 1 then
     redis.call('INCR', K_COUNT_FOLLOWS)
-    redis.call('DEL', home_filling_key(follower), home_paging_key(follower))
+    redis.call('DEL', home_filling_key(follower), home_paging_key(follower),
+      home_nofill_key(follower))
     home_followed(follower, followee)
   end
   return added
@@ -230,7 +241,8 @@ local function unfollow_edge(follower, followee)
   local removed = redis.call('ZREM', follows_key(follower), followee)
   if removed == 1 then
     redis.call('DECR', K_COUNT_FOLLOWS)
-    redis.call('DEL', home_filling_key(follower), home_paging_key(follower))
+    redis.call('DEL', home_filling_key(follower), home_paging_key(follower),
+      home_nofill_key(follower))
     redis.call('SREM', home_pulled_key(follower), followee)
     if follower ~= followee then redis.call('SREM', fans_key(followee), follower) end
     home_unfollowed(follower, followee)
@@ -461,6 +473,7 @@ local function takes_post(reader, id)
   if not join_or_pull(author, reader) then
     -- The fill gives way (see HOME_FILL).
     redis.call('DEL', home_filling_key(reader))
+    no_fill(reader)
   end
   return true
 end
@@ -500,7 +513,8 @@ end
 /// size, a random token (marks a fill). Answers from the reader's home
 /// cache entry and the newest posts of the authors it pulls (see `pull` in
 /// [`HOME_WRITES`]), filling it first with one merge when there is none
-/// (see [`layout`](crate::layout)); a page
+/// (see [`layout`](crate::layout)), unless a fill gave way lately because
+/// the entry would pull more authors than it may (`no_fill`); a page
 /// deeper than the entry, or any page when the cache is off, is a merge.
 /// Returns `{kind, newest, messages, epoch, sources, rows}`:
 ///
@@ -531,7 +545,7 @@ local me, max, count = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local sources
 if HOME_ENTRIES > 0 then
   local from = redis.call('GET', home_from_key(me))
-  if not from then
+  if not from and redis.call('EXISTS', home_nofill_key(me)) == 0 then
     sources = sources_of(me)
     if #sources > MERGE_CHUNK then
       local newest = redis.call('GET', K_NEXT_MESSAGE_ID) or '0'
@@ -546,6 +560,7 @@ if HOME_ENTRIES > 0 then
     for _, source in ipairs(sources) do
       if not join_or_pull(source, me) then
         forget_home(me)
+        no_fill(me)
         break
       end
     end
@@ -623,7 +638,10 @@ local out = {}
 for i = 4, #ARGV do
   local source, head = ARGV[i], nil
   if source == me or redis.call('ZSCORE', follows_key(me), source) then
-    if not join_or_pull(source, me) then redis.call('DEL', home_filling_key(me)) end
+    if not join_or_pull(source, me) then
+      redis.call('DEL', home_filling_key(me))
+      no_fill(me)
+    end
     local timeline = user_timeline_key(source)
     head = redis.call('ZREVRANGE', timeline, 0, 0)[1]
     if head and tonumber(head) > newest then

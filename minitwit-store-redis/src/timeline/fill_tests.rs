@@ -632,5 +632,21 @@ async fn a_reader_pulls_a_bounded_number_of_authors() {
         assert!(!has_entry(&store, reader).await, "chunk {merge_chunk}");
         let newest = post(&store, authors[HOME_PULLED_MAX]).await;
         assert_eq!(checked_home(&store, &plain, reader).await[0], newest.0);
+        // Meanwhile no fill is tried: pages are merged at once.
+        let expected = if merge_chunk == 1 { "merge" } else { "page" };
+        for _ in 0..2 {
+            let token = crate::write_token();
+            let (kind, ..) = store.home_script(reader, "+inf", 50, &token).await.unwrap();
+            assert_eq!(kind, expected, "chunk {merge_chunk}");
+            assert!(!has_entry(&store, reader).await);
+        }
+        // Until a follow change: one author fewer, and the entry pulls 32.
+        assert!(store.unfollow(reader, authors[0]).await.unwrap());
+        checked_home(&store, &plain, reader).await;
+        assert!(has_entry(&store, reader).await, "chunk {merge_chunk}");
+        assert_eq!(
+            members(&store, "home_pulled", reader).await.len(),
+            HOME_PULLED_MAX
+        );
     }
 }
