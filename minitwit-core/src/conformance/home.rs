@@ -161,20 +161,10 @@ pub async fn home_timelines_stay_whole_through_follow_changes(store: &Arc<dyn St
         readers.push(create(store, &format!("reader {n}")).await);
     }
     let mut posted = Vec::new();
-    let post_as = |author: &User, n: usize| {
-        let (store, author) = (Arc::clone(store), author.clone());
-        async move {
-            let id = post(&store, &author, &format!("{} #{n}", author.username), 0).await;
-            Posted {
-                id,
-                author: author.id,
-            }
-        }
-    };
     for n in 0..70 {
-        posted.push(post_as(&prolific, n).await);
+        posted.push(posted_by(store, &prolific, n).await);
     }
-    posted.push(post_as(&quiet, 0).await);
+    posted.push(posted_by(store, &quiet, 0).await);
     let mut follows = Vec::new();
     // Every reader follows both: the prolific author's followers outnumber
     // small home caches, so some readers are evicted and merged again.
@@ -210,8 +200,8 @@ pub async fn home_timelines_stay_whole_through_follow_changes(store: &Arc<dyn St
     .await;
 
     for n in 70..75 {
-        posted.push(post_as(&prolific, n).await);
-        posted.push(post_as(&readers[n % 5], n).await);
+        posted.push(posted_by(store, &prolific, n).await);
+        posted.push(posted_by(store, &readers[n % 5], n).await);
     }
     check(posted.clone(), follows.clone(), "after more posts").await;
 
@@ -224,7 +214,7 @@ pub async fn home_timelines_stay_whole_through_follow_changes(store: &Arc<dyn St
         );
         follows.retain(|pair| *pair != (reader.id, prolific.id));
     }
-    posted.push(post_as(&prolific, 75).await);
+    posted.push(posted_by(store, &prolific, 75).await);
     check(posted.clone(), follows.clone(), "after unfollows").await;
 
     for reader in &readers[..2] {
@@ -236,7 +226,7 @@ pub async fn home_timelines_stay_whole_through_follow_changes(store: &Arc<dyn St
         );
         follows.push((reader.id, prolific.id));
     }
-    posted.push(post_as(&prolific, 76).await);
+    posted.push(posted_by(store, &prolific, 76).await);
     check(posted, follows, "after following again").await;
 }
 
@@ -255,16 +245,6 @@ pub async fn home_pages_follow_changes_made_between_them(store: &Arc<dyn Store>)
         authors.push(create(store, &format!("author {n}")).await);
     }
     let mut posted = Vec::new();
-    let post_as = |author: &User, n: usize| {
-        let (store, author) = (Arc::clone(store), author.clone());
-        async move {
-            let id = post(&store, &author, &format!("{} #{n}", author.username), 0).await;
-            Posted {
-                id,
-                author: author.id,
-            }
-        }
-    };
     for n in 0..60 {
         // Uneven, and the stranger's messages among everyone's.
         let author = [
@@ -274,9 +254,9 @@ pub async fn home_pages_follow_changes_made_between_them(store: &Arc<dyn Store>)
             &stranger,
             &authors[2],
         ][n % 5];
-        posted.push(post_as(author, n).await);
+        posted.push(posted_by(store, author, n).await);
         if n % 13 == 0 {
-            posted.push(post_as(&authors[3], n).await);
+            posted.push(posted_by(store, &authors[3], n).await);
         }
     }
     let mut follows = Vec::new();
@@ -320,7 +300,7 @@ pub async fn home_pages_follow_changes_made_between_them(store: &Arc<dyn Store>)
                 !followed
             };
             match step % 4 {
-                0 => posted.push(post_as(&authors[step % 3], 100 + step).await),
+                0 => posted.push(posted_by(store, &authors[step % 3], 100 + step).await),
                 1 => {
                     if change((reader.id, stranger.id)) {
                         assert!(store.follow(reader.id, stranger.id).await.must("follow"));
@@ -452,11 +432,7 @@ pub async fn home_timelines_stay_whole_when_readers_change_follows_after_reading
     let busy = create(store, "busy reader").await;
     let mut posted = Vec::new();
     let mut post_as = async |author: &User, n: usize| {
-        let id = post(store, author, &format!("{} #{n}", author.username), 0).await;
-        posted.push(Posted {
-            id,
-            author: author.id,
-        });
+        posted.push(posted_by(store, author, n).await);
     };
     for n in 0..150 {
         post_as(&prolific, n).await;
@@ -538,4 +514,13 @@ pub async fn home_timelines_stay_whole_when_readers_change_follows_after_reading
     assert!(store.follow(busy.id, prolific.id).await.must("follow"));
     follows.extend([(busy.id, quiet.id), (busy.id, prolific.id)]);
     check(&posted, &follows, "after following both again").await;
+}
+
+/// `author` posts their `n`-th message, recorded for the expected pages.
+async fn posted_by(store: &Arc<dyn Store>, author: &User, n: usize) -> Posted {
+    let id = post(store, author, &format!("{} #{n}", author.username), 0).await;
+    Posted {
+        id,
+        author: author.id,
+    }
 }
