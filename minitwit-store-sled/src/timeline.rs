@@ -1,6 +1,7 @@
 //! The read path: users, followees, and timeline pages (the home timeline's
 //! k-way merge included), all from the indexes the writes keep.
 
+use std::borrow::Cow;
 use std::collections::{BinaryHeap, HashMap};
 use std::ops::Bound;
 
@@ -209,7 +210,10 @@ impl Trees {
         authors: &[UserId],
         page: PageRequest,
     ) -> Result<Vec<(MessageId, UserId)>, StoreError> {
-        Ok(self.merge_home(authors, page)?.0)
+        match self.start_merge(authors, page)? {
+            Some(mut merge) => merge.page(page.limit),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// [`merged_home_ids`](Self::merged_home_ids), and where each author
@@ -220,14 +224,28 @@ impl Trees {
         authors: &[UserId],
         page: PageRequest,
     ) -> Result<MergedPage, StoreError> {
+        let Some(mut merge) = self.start_merge(authors, page)? else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let ids = merge.page(page.limit)?;
+        Ok((ids, merge.into_starts()))
+    }
+
+    /// The merge of `authors` below `page.before`, each author in its heap
+    /// (`None` when nothing is below it).
+    fn start_merge<'a>(
+        &'a self,
+        authors: &'a [UserId],
+        page: PageRequest,
+    ) -> Result<Option<Merge<'a>>, StoreError> {
         let Some(below) = page
             .before
             .map_or(Some(u64::MAX), |before| before.0.checked_sub(1))
         else {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok(None);
         };
         let learn = page.before.is_none();
-        let mut merge = Merge::new(self, authors.to_vec());
+        let mut merge = Merge::new(self, Cow::Borrowed(authors));
         let (known, seen) = self.heads.get(authors);
         for (index, (author, head)) in authors.iter().zip(known).enumerate() {
             match head {
@@ -247,7 +265,7 @@ impl Trees {
                 }
             }
         }
-        merge.page(page.limit)
+        Ok(Some(merge))
     }
 
     /// The page of `limit` below where `starts` (a cursor's, see the
@@ -259,7 +277,7 @@ impl Trees {
         limit: usize,
     ) -> Result<MergedPage, StoreError> {
         let (authors, starts): (Vec<UserId>, Vec<Start>) = starts.into_iter().unzip();
-        let mut merge = Merge::new(self, authors);
+        let mut merge = Merge::new(self, Cow::Owned(authors));
         // Heapified at once: a reader following thousands has as many.
         merge.heads = starts
             .into_iter()
@@ -269,7 +287,8 @@ impl Trees {
                 Start::AtMost(bound) => (bound, Source::Unopened(index)),
             })
             .collect();
-        merge.page(limit)
+        let ids = merge.page(limit)?;
+        Ok((ids, merge.into_starts()))
     }
 
     /// The messages with these ids, in this order.
@@ -319,14 +338,14 @@ type Scan = std::iter::Rev<sled::Iter>;
 /// [`Trees::merged_home_ids`]).
 struct Merge<'a> {
     trees: &'a Trees,
-    authors: Vec<UserId>,
+    authors: Cow<'a, [UserId]>,
     scans: Vec<Option<Scan>>,
     /// Each author's next id, or the newest it can be, highest first.
     heads: BinaryHeap<(u64, Source)>,
 }
 
 impl<'a> Merge<'a> {
-    fn new(trees: &'a Trees, authors: Vec<UserId>) -> Self {
+    fn new(trees: &'a Trees, authors: Cow<'a, [UserId]>) -> Self {
         let count = authors.len();
         Self {
             trees,
@@ -378,9 +397,8 @@ impl<'a> Merge<'a> {
         Ok(())
     }
 
-    /// The newest `limit` ids, and where each author left starts after
-    /// them.
-    fn page(mut self, limit: usize) -> Result<MergedPage, StoreError> {
+    /// The newest `limit` ids.
+    fn page(&mut self, limit: usize) -> Result<Vec<(MessageId, UserId)>, StoreError> {
         let mut ids = Vec::with_capacity(limit.min(self.heads.len().max(1) * 16));
         while ids.len() < limit {
             let Some((id, source)) = self.heads.pop() else {
@@ -408,20 +426,23 @@ impl<'a> Merge<'a> {
                 }
             }
         }
-        // What is left is below the page: exact for the authors already
-        // read, a bound for the others (at most the page's last id, which
-        // is not theirs).
-        let starts = self
-            .heads
+        Ok(ids)
+    }
+
+    /// Where each author left after [`page`](Self::page) starts: what is
+    /// left is below the page, exact for the authors already read, a bound
+    /// for the others (at most the page's last id, which is not theirs).
+    fn into_starts(self) -> Vec<(UserId, Start)> {
+        let authors = self.authors;
+        self.heads
             .into_iter()
             .filter_map(|(id, source)| match source {
                 Source::Open(index) | Source::Known(index) => {
-                    Some((*self.authors.get(index)?, Start::At(id)))
+                    Some((*authors.get(index)?, Start::At(id)))
                 }
-                Source::Unopened(index) => Some((*self.authors.get(index)?, Start::AtMost(id))),
+                Source::Unopened(index) => Some((*authors.get(index)?, Start::AtMost(id))),
             })
-            .collect();
-        Ok((ids, starts))
+            .collect()
     }
 }
 
