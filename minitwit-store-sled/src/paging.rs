@@ -24,7 +24,7 @@
 //!   it: every id below that was committed before the merge read anything,
 //!   and every post that takes an id later takes a larger one.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use minitwit_core::home::cursors::{self, Cursors};
@@ -48,18 +48,8 @@ impl Cursor {
     /// Where each author with messages below `before` (one of the page's
     /// ids) starts: the page's own messages below `before` come first.
     pub(crate) fn starts_below(self, before: u64) -> Vec<(UserId, Start)> {
-        let mut newest: HashMap<UserId, u64> = HashMap::new();
-        for (id, author) in self.page.into_iter().filter(|(id, _)| id.0 < before) {
-            newest.entry(author).or_insert(id.0);
-        }
-        let mut starts = self.starts;
-        starts.retain(|(author, _)| !newest.contains_key(author));
-        starts.extend(
-            newest
-                .into_iter()
-                .map(|(author, id)| (author, Start::At(id))),
-        );
-        starts
+        let page = self.page.into_iter().map(|(id, author)| (id.0, author));
+        cursors::starts_below(page, self.starts, before, Start::At)
     }
 }
 

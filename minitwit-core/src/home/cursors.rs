@@ -165,6 +165,29 @@ impl<C: Cursor> Cursors<C> {
     }
 }
 
+/// Where each source starts for the page below `before`, one of the ids of
+/// a cursor's page (`page`: newest first, each id with its source), given
+/// where they start below the page's last id (`starts`): a source with
+/// messages on the page below `before` starts at the newest of them
+/// (`at`), any other where `starts` has it.
+pub fn starts_below<S, T>(
+    page: impl IntoIterator<Item = (u64, S)>,
+    mut starts: Vec<(S, T)>,
+    before: u64,
+    at: impl Fn(u64) -> T,
+) -> Vec<(S, T)>
+where
+    S: Copy + Eq + std::hash::Hash,
+{
+    let mut newest: HashMap<S, u64> = HashMap::new();
+    for (id, source) in page.into_iter().filter(|(id, _)| *id < before) {
+        newest.entry(source).or_insert(id);
+    }
+    starts.retain(|(source, _)| !newest.contains_key(source));
+    starts.extend(newest.into_iter().map(|(source, id)| (source, at(id))));
+    starts
+}
+
 /// The `limit`-th newest of `heads` (0 when there are fewer): the newest
 /// `limit` messages of all the sources are at least that, so only sources
 /// whose newest reaches it can be on the page.
@@ -229,6 +252,16 @@ mod tests {
         assert!(cursors.take(UserId(10), 10).is_none());
         cursors.clear();
         assert_eq!(cursors.size(), (0, 0));
+    }
+
+    #[test]
+    fn a_page_below_one_of_its_messages_starts_from_them() {
+        let page = [(90, 1), (80, 2), (70, 1), (60, 3), (55, 1)];
+        let mut starts = starts_below(page, vec![(1, 50), (2, 40), (4, 30)], 80, |id| id);
+        starts.sort_unstable();
+        // Source 1's newest below 80 is 70 (then 55); source 3's is 60;
+        // source 2 has only 40 below it.
+        assert_eq!(starts, [(1, 70), (2, 40), (3, 60), (4, 30)]);
     }
 
     #[test]

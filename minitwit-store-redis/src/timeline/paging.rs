@@ -21,7 +21,7 @@
 //! instance's, so that readers paging through several instances at once
 //! mostly get merges, as before this existed.
 
-use std::collections::HashMap;
+use minitwit_core::home::cursors::starts_below;
 
 /// What the merge of a reader's page read, for the next older page.
 #[derive(Debug)]
@@ -42,14 +42,7 @@ impl Cursor {
     /// with the newest of them: the page's own messages below `before`
     /// come first.
     pub(crate) fn heads_below(self, before: u64) -> Vec<(u64, u64)> {
-        let mut newest: HashMap<u64, u64> = HashMap::new();
-        for (id, author) in self.page.into_iter().filter(|(id, _)| *id < before) {
-            newest.entry(author).or_insert(id);
-        }
-        let mut heads = self.heads;
-        heads.retain(|(source, _)| !newest.contains_key(source));
-        heads.extend(newest);
-        heads
+        starts_below(self.page, self.heads, before, |id| id)
     }
 }
 
