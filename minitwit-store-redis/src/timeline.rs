@@ -266,12 +266,10 @@ impl RedisStore {
         let newest = self
             .heads_in_chunks("home_heads", &self.scripts.home_heads, &[max], sources)
             .await?;
-        let mut heads = Vec::with_capacity(sources.len());
-        for (source, head) in sources.iter().zip(newest) {
-            if let Some(head) = head {
-                heads.push((parse_id(source, "source")?, head));
-            }
-        }
+        let heads = with_messages(sources, &newest)
+            .into_iter()
+            .map(|(source, head)| Ok((parse_id(source, "source")?, head)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let (rows, _) = self
             .page_from_heads(reader, heads, max, limit, paging)
             .await?;
@@ -290,12 +288,7 @@ impl RedisStore {
         limit: usize,
         paging: Option<Paging>,
     ) -> Result<(Vec<MessageRow>, bool), StoreError> {
-        let threshold = nth_newest(heads.iter().map(|(_, head)| *head), limit);
-        let candidates: Vec<u64> = heads
-            .iter()
-            .filter(|(_, head)| *head >= threshold)
-            .map(|(source, _)| *source)
-            .collect();
+        let (threshold, candidates) = reaching(&heads, limit);
         let (token, epoch) = paging
             .as_ref()
             .map_or(("", ""), |paging| (&paging.token, &paging.epoch));
@@ -409,7 +402,8 @@ impl RedisStore {
                 sources,
             )
             .await?;
-        let (threshold, candidates) = reaching(sources, &heads, self.scripts.home_entries);
+        let known = with_messages(sources, &heads);
+        let (threshold, candidates) = reaching(&known, self.scripts.home_entries);
         Ok(Fill {
             reader,
             newest: newest.to_owned(),
@@ -501,19 +495,27 @@ impl RedisStore {
     }
 }
 
-/// Of `sources` with their newest ids `heads`, the sources whose messages
-/// can reach the newest `limit`, and the id their messages must reach: the
-/// `limit`-th newest head (0 when fewer sources have messages), since the
+/// Of sources with their newest ids (`heads`), those whose messages can
+/// reach the newest `limit`, and the id their messages must reach: the
+/// `limit`-th newest head (0 when there are fewer sources), since the
 /// newest `limit` messages of all are at least that.
-fn reaching<'a>(sources: &'a [String], heads: &[Option<u64>], limit: usize) -> (u64, Vec<&'a str>) {
-    let threshold = nth_newest(heads.iter().flatten().copied(), limit);
-    let candidates = sources
+fn reaching<S: Copy>(heads: &[(S, u64)], limit: usize) -> (u64, Vec<S>) {
+    let threshold = nth_newest(heads.iter().map(|(_, head)| *head), limit);
+    let candidates = heads
         .iter()
-        .zip(heads)
-        .filter(|(_, head)| head.is_some_and(|head| head >= threshold))
-        .map(|(source, _)| source.as_str())
+        .filter(|(_, head)| *head >= threshold)
+        .map(|(source, _)| *source)
         .collect();
     (threshold, candidates)
+}
+
+/// `sources` with their newest ids, those that have messages.
+fn with_messages<'a>(sources: &'a [String], heads: &[Option<u64>]) -> Vec<(&'a str, u64)> {
+    sources
+        .iter()
+        .zip(heads)
+        .filter_map(|(source, head)| Some((source.as_str(), (*head)?)))
+        .collect()
 }
 
 mod paging;
@@ -528,7 +530,7 @@ mod paging_tests;
 
 #[cfg(test)]
 mod tests {
-    use super::reaching;
+    use super::{reaching, with_messages};
 
     fn sources(count: usize) -> Vec<String> {
         (1..=count).map(|n| n.to_string()).collect()
@@ -537,19 +539,16 @@ mod tests {
     #[test]
     fn only_sources_whose_newest_reaches_the_page_are_read() {
         let sources = sources(5);
-        let heads = [Some(50), None, Some(10), Some(40), Some(30)];
-        assert_eq!(reaching(&sources, &heads, 2), (40, vec!["1", "4"]));
-        assert_eq!(
-            reaching(&sources, &heads, 4),
-            (10, vec!["1", "3", "4", "5"])
-        );
+        let heads = with_messages(&sources, &[Some(50), None, Some(10), Some(40), Some(30)]);
+        assert_eq!(reaching(&heads, 2), (40, vec!["1", "4"]));
+        assert_eq!(reaching(&heads, 4), (10, vec!["1", "3", "4", "5"]));
     }
 
     #[test]
     fn fewer_sources_with_messages_than_the_page_read_them_all() {
         let sources = sources(3);
-        let heads = [Some(5), None, Some(7)];
-        assert_eq!(reaching(&sources, &heads, 3), (0, vec!["1", "3"]));
-        assert_eq!(reaching(&sources, &heads, 0), (0, vec!["1", "3"]));
+        let heads = with_messages(&sources, &[Some(5), None, Some(7)]);
+        assert_eq!(reaching(&heads, 3), (0, vec!["1", "3"]));
+        assert_eq!(reaching(&heads, 0), (0, vec!["1", "3"]));
     }
 }
