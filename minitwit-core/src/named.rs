@@ -178,3 +178,37 @@ pub async fn named_write_in_steps<S: Store + ?Sized>(
         }
     }
 }
+
+/// What a store could tell of a registration's name before the password is
+/// hashed (see [`Store::check_name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameCheck {
+    /// Somebody has the name. The `latest` given is recorded.
+    Taken,
+    /// Nobody has the name. `latest` is not recorded.
+    Free,
+    /// The store did not look (a lookup would cost it a round trip, and it
+    /// knows of nobody with this name): the creation decides. `latest` is
+    /// not recorded.
+    NotChecked,
+}
+
+/// [`Store::check_name`] made of the store's other methods: looks the name
+/// up, then records `latest` when the name is taken. What a backend whose
+/// lookups are cheap runs.
+///
+/// # Errors
+/// The store's.
+pub async fn check_name_in_steps<S: Store + ?Sized>(
+    store: &S,
+    username: &str,
+    latest: Option<i64>,
+) -> Result<NameCheck, StoreError> {
+    if store.user_by_name(username).await?.is_none() {
+        return Ok(NameCheck::Free);
+    }
+    if let Some(latest) = latest {
+        store.set_latest(latest).await?;
+    }
+    Ok(NameCheck::Taken)
+}

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use mockall::predicate::eq;
 
 use super::{Authenticated, MiniTwit, Registration};
+use crate::named::NameCheck;
 use crate::store::MockStore;
 use crate::{
     Caller, Email, Error, ErrorKind, HashCost, HashLimits, Message, MessageId, MessageText,
@@ -170,13 +171,12 @@ fn register_validates_username_email_password_confirmation_in_that_order() {
 
 #[test]
 fn register_refuses_a_taken_name_before_hashing() {
-    let ada = user(1, "ada");
     let mut store = MockStore::new();
     store
-        .expect_user_by_name()
-        .with(eq("ada"))
+        .expect_check_name()
+        .with(eq("ada"), eq(None))
         .times(1)
-        .returning(move |_| Ok(Some(stored_without_password(&ada))));
+        .returning(|_, _| Ok(NameCheck::Taken));
     store.expect_create_user().never();
     // The answer waits until the name's owner is durable.
     store.expect_sync().times(1).returning(|| Ok(()));
@@ -200,10 +200,10 @@ fn register_hashes_the_password_and_creates_the_user() {
     let created: Arc<Mutex<Option<NewUser>>> = Arc::default();
     let mut store = MockStore::new();
     store
-        .expect_user_by_name()
-        .with(eq("Zoë Ångström"))
+        .expect_check_name()
+        .with(eq("Zoë Ångström"), eq(None))
         .times(1)
-        .returning(|_| Ok(None));
+        .returning(|_, _| Ok(NameCheck::Free));
     let slot = Arc::clone(&created);
     store
         .expect_create_user()
@@ -270,7 +270,10 @@ fn register_hashes_the_password_and_creates_the_user() {
 #[tokio::test]
 async fn register_accepts_a_matching_confirmation() {
     let mut store = MockStore::new();
-    store.expect_user_by_name().times(1).returning(|_| Ok(None));
+    store
+        .expect_check_name()
+        .times(1)
+        .returning(|_, _| Ok(NameCheck::Free));
     store.expect_create_user().times(1).returning(|new_user| {
         Ok(User {
             id: UserId(3),
@@ -288,7 +291,11 @@ async fn register_accepts_a_matching_confirmation() {
 #[tokio::test]
 async fn register_reports_a_lost_race_for_the_name_as_taken() {
     let mut store = MockStore::new();
-    store.expect_user_by_name().times(1).returning(|_| Ok(None));
+    // A store that did not look: the creation finds the name taken.
+    store
+        .expect_check_name()
+        .times(1)
+        .returning(|_, _| Ok(NameCheck::NotChecked));
     store
         .expect_create_user()
         .times(1)
@@ -300,6 +307,68 @@ async fn register_reports_a_lost_race_for_the_name_as_taken() {
     assert!(matches!(err, Error::UsernameTaken), "{err:?}");
     assert_eq!(err.to_string(), "The username is already taken");
     assert_eq!(err.status_code(), 400);
+}
+
+/// The simulator's registrations record `latest` exactly once whatever the
+/// outcome: with the name check when the name is taken, with the creation
+/// when it gets that far, on their own when the form is refused.
+#[test]
+fn register_with_latest_records_latest_once_in_the_call_that_ends_it() {
+    // A taken name: the check recorded it.
+    let mut store = MockStore::new();
+    store
+        .expect_check_name()
+        .with(eq("ada"), eq(Some(42)))
+        .times(1)
+        .returning(|_, _| Ok(NameCheck::Taken));
+    store.expect_sync().times(1).returning(|| Ok(()));
+    store.expect_set_latest().never();
+    store.expect_create_user_with_latest().never();
+    let minitwit = service(store);
+    let (result, hashes) = counting_hashes(|| async {
+        minitwit
+            .register_with_latest(registration("ada", "a@example.org", "pw", None), Some(42))
+            .await
+    });
+    assert!(matches!(result, Err(Error::UsernameTaken)), "{result:?}");
+    assert_eq!(hashes, 0, "a taken name must not cost a password hash");
+
+    // A name the store did not check: the creation records it.
+    let mut store = MockStore::new();
+    store
+        .expect_check_name()
+        .with(eq("bob"), eq(Some(43)))
+        .times(1)
+        .returning(|_, _| Ok(NameCheck::NotChecked));
+    store.expect_set_latest().never();
+    store
+        .expect_create_user_with_latest()
+        .withf(|new_user, latest| new_user.username.as_str() == "bob" && *latest == Some(43))
+        .times(1)
+        .returning(|_, _| Err(StoreError::UsernameTaken));
+    let minitwit = service(store);
+    let (result, _) = counting_hashes(|| async {
+        minitwit
+            .register_with_latest(registration("bob", "b@example.org", "pw", None), Some(43))
+            .await
+    });
+    assert!(matches!(result, Err(Error::UsernameTaken)), "{result:?}");
+
+    // A refused form: recorded on its own, and the name never checked.
+    let mut store = MockStore::new();
+    store.expect_check_name().never();
+    store
+        .expect_set_latest()
+        .with(eq(44))
+        .times(1)
+        .returning(|_| Ok(()));
+    let minitwit = service(store);
+    let (result, _) = counting_hashes(|| async {
+        minitwit
+            .register_with_latest(registration("carl", "not an address", "pw", None), Some(44))
+            .await
+    });
+    assert!(matches!(result, Err(Error::InvalidEmail)), "{result:?}");
 }
 
 #[tokio::test]
@@ -597,6 +666,9 @@ async fn an_unreachable_store_is_unavailable_503() {
     store
         .expect_user_by_name()
         .returning(|_| Err(unavailable()));
+    store
+        .expect_check_name()
+        .returning(|_, _| Err(unavailable()));
     store.expect_create_user().never();
     store.expect_timeline().returning(|_, _| Err(unavailable()));
     store.expect_latest().returning(|| Err(unavailable()));

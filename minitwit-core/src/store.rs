@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::named::{NamedOutcome, NamedWrite, named_write_in_steps};
+use crate::named::{
+    NameCheck, NamedOutcome, NamedWrite, check_name_in_steps, named_write_in_steps,
+};
 use crate::{
     Counts, Message, MessageId, MessageText, NewUser, PageRequest, Record, RecordStream,
     StoreError, StoredUser, Timeline, Timestamp, User, UserId,
@@ -138,6 +140,22 @@ pub trait Store: Send + Sync + 'static {
             self.set_latest(latest).await?;
         }
         self.create_user(new_user).await
+    }
+
+    /// Whether `username` is taken, asked before a registration spends a
+    /// password hash on it; when it is, records `latest` (when given) in the
+    /// same call, so that a refused registration of the simulator API costs
+    /// one call. A backend whose lookups are round trips may answer
+    /// [`NameCheck::NotChecked`] for a name it knows of nobody having, and
+    /// leave the decision to [`create_user_with_latest`](Self::create_user_with_latest),
+    /// which is atomic either way: the check only spares hashes. The
+    /// default looks the name up ([`check_name_in_steps`]).
+    async fn check_name(
+        &self,
+        username: &str,
+        latest: Option<i64>,
+    ) -> Result<NameCheck, StoreError> {
+        check_name_in_steps(self, username, latest).await
     }
 
     /// Records `latest` when given (even when a name then finds nobody),

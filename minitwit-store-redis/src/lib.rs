@@ -123,23 +123,30 @@
 //! ## Round trips per simulator request
 //!
 //! What each endpoint of the simulator API costs in round trips to Redis,
-//! counting the store calls the core service makes for it (plus one `SET`
-//! for recording `latest` when the request carries it). After a Redis
-//! restart, the first use of each script on the new connection costs two
-//! round trips more (`NOSCRIPT`, `SCRIPT LOAD`).
+//! counting the store calls the core service makes for it. The writes hand
+//! `latest` to their script; the reads record it with one `SET` of their
+//! own (the "+1"). After a Redis restart, the first use of each script on
+//! the new connection costs two round trips more (`NOSCRIPT`,
+//! `SCRIPT LOAD`).
 //!
-//! | endpoint | store calls | round trips (+ `latest`) |
+//! | endpoint | store calls | round trips |
 //! | --- | --- | --- |
-//! | `POST /register` | `user_by_name` (script), `create_user` (script) | 2 (+1) |
-//! | `POST /msgs/{user}` (tweet) | `user_by_name` (script), `post` (script) | 2 (+1) |
-//! | `POST /fllws/{user}` follow | `user_by_name` ×2 (scripts), `follow` (script) | 3 (+1) |
-//! | `POST /fllws/{user}` unfollow | `user_by_name` ×2 (scripts), `unfollow` (script) | 3 (+1) |
+//! | `POST /register` | `check_name` (none for a new name), `create_user_with_latest` (script) | 1 |
+//! | `POST /msgs/{user}` (tweet) | `named_write` (script) | 1 |
+//! | `POST /fllws/{user}` follow, unfollow | `named_write` (script) | 1 |
 //! | `GET /msgs` | `timeline` (script) | 1 (+1) |
 //! | `GET /msgs/{user}` | `user_by_name` (script), `timeline` (script) | 2 (+1) |
 //! | `GET /fllws/{user}` | `user_by_name` (script), `followees` (script) | 2 (+1) |
 //! | `GET /latest` | `latest` (`GET`) | 1 |
 //!
-//! A register whose name is taken stops after `user_by_name`: 1 (+1).
+//! A registration's name is checked before its password is hashed only
+//! when this instance has seen the name taken (see the `taken_names`
+//! module): the `NAME_TAKEN` script then answers, `latest` recorded, in 1
+//! round trip and no hash. Any other name goes straight to the
+//! `create_user` script, which decides atomically: 1 round trip for a new
+//! name, and 1 (plus one hash, once per name and instance) for a name
+//! another instance took. A name seen taken and freed since (a `clear`, a
+//! restore) costs 2.
 //!
 //! ## Key layout
 //!
@@ -172,7 +179,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use minitwit_core::named::{NamedOutcome, NamedWrite};
+use minitwit_core::named::{NameCheck, NamedOutcome, NamedWrite};
 use minitwit_core::{
     Counts, Message, MessageId, MessageText, NewUser, PageRequest, Record, RecordStream, Store,
     StoreError, StoredUser, Timeline, Timestamp, User, UserId,
@@ -188,6 +195,7 @@ pub mod layout;
 mod named;
 mod open;
 mod scripts;
+mod taken_names;
 #[cfg(feature = "test-server")]
 pub mod test_server;
 mod timeline;
@@ -199,6 +207,7 @@ use connection::{Connection, Resend};
 use decode::{corrupt, decode_generation, decode_stored_user, encode_generation, parse_id};
 use layout::{FIELD_EMAIL, FIELD_NAME, FIELD_PW_HASH, FIELD_SESSIONS, Layout};
 use scripts::Scripts;
+use taken_names::TakenNames;
 
 /// A [`Store`] on Redis, shared by every server instance that connects to the
 /// same server and namespace. Cheap to clone: clones share one connection.
@@ -214,6 +223,9 @@ pub struct RedisStore {
     /// What merges of home pages read, for the next older pages (see the
     /// `timeline` module): shared by the clones, so per instance.
     cursors: Arc<timeline::Cursors>,
+    /// Names seen taken, for [`Store::check_name`]: shared by the clones,
+    /// so per instance.
+    taken_names: TakenNames,
 }
 
 impl fmt::Debug for RedisStore {
@@ -251,6 +263,7 @@ impl RedisStore {
             created: connected.created,
             merges: Arc::new(tokio::sync::Semaphore::new(1)),
             cursors: Arc::default(),
+            taken_names: TakenNames::default(),
         })
     }
 
@@ -295,6 +308,8 @@ impl RedisStore {
             .conn
             .eval("create_user", &invocation, Resend::Safe)
             .await?;
+        // Taken either way now: by this user, or by whoever had the name.
+        self.taken_names.remember(new_user.username.as_str());
         let id = id.ok_or(StoreError::UsernameTaken)?;
         Ok(User {
             id: UserId(id),
@@ -376,6 +391,7 @@ impl Store for RedisStore {
         let Some(row) = row else {
             return Ok(None);
         };
+        self.taken_names.remember(username);
         let mut row = row.into_iter();
         let id = row
             .next()
@@ -387,6 +403,35 @@ impl Store for RedisStore {
             None => Err(corrupt(format_args!(
                 "the name index points at missing user {id}"
             ))),
+        }
+    }
+
+    /// Asks Redis only about a name this instance has seen taken: any other
+    /// name is [`NameCheck::NotChecked`], left to the `create_user` script,
+    /// so registering a new name is one round trip (see the `taken_names`
+    /// module).
+    async fn check_name(
+        &self,
+        username: &str,
+        latest: Option<i64>,
+    ) -> Result<NameCheck, StoreError> {
+        if !self.taken_names.contains(username) {
+            return Ok(NameCheck::NotChecked);
+        }
+        let mut invocation = self.invoke(&self.scripts.name_taken);
+        invocation
+            .arg(username)
+            .arg(latest.map(|latest| latest.to_string()).unwrap_or_default());
+        let taken: u64 = self
+            .conn
+            .eval("check_name", &invocation, Resend::Safe)
+            .await?;
+        if taken == 1 {
+            Ok(NameCheck::Taken)
+        } else {
+            // Freed since (a clear, a restore): the creation may have it.
+            self.taken_names.forget(username);
+            Ok(NameCheck::Free)
         }
     }
 

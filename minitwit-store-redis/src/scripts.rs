@@ -66,6 +66,14 @@ local u = redis.call('HMGET', user_key(id), F_NAME, F_EMAIL, F_PW_HASH, F_SESSIO
 return {id, u[1], u[2], u[3], u[4]}
 ";
 
+/// `ARGV`: namespace, username, latest (`''` for none). Whether somebody
+/// has the name: `1`, having recorded `latest`, or `0`, leaving it alone.
+const NAME_TAKEN: &str = r"
+if redis.call('HEXISTS', K_USER_IDS, ARGV[2]) == 0 then return 0 end
+if ARGV[3] ~= '' then redis.call('SET', K_LATEST, ARGV[3]) end
+return 1
+";
+
 /// `ARGV`: namespace, user id. Moves the user's session generation on by
 /// one (wrapping, as a signed 64-bit integer) and returns it, or `false`
 /// when there is no such user.
@@ -826,6 +834,8 @@ pub(crate) struct Scripts {
     pub(crate) create_user: Script,
     /// See [`USER_BY_NAME`].
     pub(crate) user_by_name: Script,
+    /// See [`NAME_TAKEN`].
+    pub(crate) name_taken: Script,
     /// See [`FOLLOWEES`].
     pub(crate) followees: Script,
     /// See [`POST`].
@@ -887,6 +897,7 @@ impl Scripts {
         };
         let create_user = script(&[CREATE_USER]);
         let user_by_name = script(&[USER_BY_NAME]);
+        let name_taken = script(&[NAME_TAKEN]);
         let followees = script(&[FOLLOWEES]);
         let post = script(&[HOME_WRITES, POST_WRITE, POST]);
         let timeline = script(&[RENDER, TIMELINE]);
@@ -907,6 +918,7 @@ impl Scripts {
         Self {
             create_user,
             user_by_name,
+            name_taken,
             followees,
             post,
             timeline,

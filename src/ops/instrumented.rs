@@ -10,16 +10,17 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use metrics::{Histogram, counter, histogram};
-use minitwit_core::named::{NamedOutcome, NamedWrite};
+use minitwit_core::named::{NameCheck, NamedOutcome, NamedWrite};
 use minitwit_core::{
     Counts, Message, MessageId, MessageText, NewUser, PageRequest, Record, RecordStream, Store,
     StoreError, StoredUser, Timeline, Timestamp, User, UserId,
 };
 
 /// The operations timed, as they appear in the `operation` label.
-pub const OPERATIONS: [&str; 24] = [
+pub const OPERATIONS: [&str; 25] = [
     "create_user",
     "create_user_with_latest",
+    "check_name",
     "user_by_name",
     "user_by_id",
     "end_sessions",
@@ -119,6 +120,15 @@ impl Store for InstrumentedStore {
             self.inner.create_user_with_latest(new_user, latest),
         )
         .await
+    }
+
+    async fn check_name(
+        &self,
+        username: &str,
+        latest: Option<i64>,
+    ) -> Result<NameCheck, StoreError> {
+        self.timed("check_name", self.inner.check_name(username, latest))
+            .await
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<StoredUser>, StoreError> {

@@ -6,12 +6,14 @@
 //! conformance suite notices). One wrapper serves both, so there is one
 //! hand-written forwarding store to keep in step with the trait.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::named::NameCheck;
 use crate::{
     Counts, Message, MessageId, MessageText, NewUser, PageRequest, Record, RecordStream, Store,
     StoreError, StoredUser, Timeline, Timestamp, User, UserId,
@@ -59,6 +61,11 @@ pub enum Fault {
     CountsOffByOne,
     /// `export` leaves out every message.
     ExportWithoutMessages,
+    /// `check_name` answers `Taken` for every name ever created through
+    /// the store, `clear` or not, without looking.
+    NameChecksRemember,
+    /// `check_name` never records `latest`.
+    NameChecksSkipLatest,
 }
 
 /// A [`Store`] that forwards to another one, except while a [`Fault`] is
@@ -83,6 +90,9 @@ pub struct FaultyStore {
     inner: Arc<dyn Store>,
     fault: RwLock<Option<Fault>>,
     fake_ids: AtomicU64,
+    /// Every name created through this wrapper, for
+    /// [`Fault::NameChecksRemember`].
+    created_names: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for FaultyStore {
@@ -107,6 +117,7 @@ impl FaultyStore {
             inner,
             fault: RwLock::new(None),
             fake_ids: AtomicU64::new(1_000_000),
+            created_names: Mutex::default(),
         }
     }
 
@@ -182,9 +193,38 @@ impl Store for FaultyStore {
             username: new_user.username.clone(),
             email: new_user.email.clone(),
         };
-        match self.inner.create_user(new_user).await {
+        let name = new_user.username.as_str().to_owned();
+        let created = match self.inner.create_user(new_user).await {
             Err(StoreError::UsernameTaken) if self.is(Fault::NoUniqueNames) => Ok(fake),
             other => other,
+        };
+        if created.is_ok() {
+            self.created_names
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(name);
+        }
+        created
+    }
+
+    async fn check_name(
+        &self,
+        username: &str,
+        latest: Option<i64>,
+    ) -> Result<NameCheck, StoreError> {
+        self.failure()?;
+        match self.fault() {
+            Some(Fault::NameChecksRemember)
+                if self
+                    .created_names
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .contains(username) =>
+            {
+                Ok(NameCheck::Taken)
+            }
+            Some(Fault::NameChecksSkipLatest) => self.inner.check_name(username, None).await,
+            _ => self.inner.check_name(username, latest).await,
         }
     }
 

@@ -117,6 +117,7 @@ macro_rules! __store_conformance_checks {
             named_writes_resolve_names_and_record_latest,
             named_writes_find_both_spellings,
             registrations_with_latest_record_it_whatever_they_answer,
+            name_checks_tell_taken_names_and_record_latest,
             secrets_are_initialized_once,
             concurrent_secret_inits_agree,
             flush_succeeds_and_keeps_data,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::support::{Must, create, new_user, text};
-use crate::named::{NameQuery, NamedOutcome, NamedWrite};
+use crate::named::{NameCheck, NameQuery, NamedOutcome, NamedWrite};
 use crate::{PageRequest, Store, StoreError, Timeline};
 
 fn name(raw: &str) -> NameQuery {
@@ -213,4 +213,63 @@ pub async fn registrations_with_latest_record_it_whatever_they_answer(store: &Ar
         Some(32),
         "store contract: create_user_with_latest without latest must leave latest alone"
     );
+}
+
+/// [`Store::check_name`]: a name created through the store is `Taken` and
+/// the check records `latest`; a name nobody has (never, or no longer after
+/// a [`clear`](Store::clear)) is never `Taken`, and its check leaves
+/// `latest` alone.
+pub async fn name_checks_tell_taken_names_and_record_latest(store: &Arc<dyn Store>) {
+    let nobody = store
+        .check_name("nobody yet", Some(7))
+        .await
+        .must("check_name");
+    assert_ne!(
+        nobody,
+        NameCheck::Taken,
+        "store contract: check_name of a name nobody has must not answer Taken"
+    );
+    assert_eq!(
+        store.latest().await.must("latest"),
+        None,
+        "store contract: check_name of a free name must not record latest"
+    );
+    create(store, "checked").await;
+    assert_eq!(
+        store
+            .check_name("checked", Some(8))
+            .await
+            .must("check_name"),
+        NameCheck::Taken,
+        "store contract: check_name of a name created through the store must answer Taken"
+    );
+    assert_eq!(
+        store.latest().await.must("latest"),
+        Some(8),
+        "store contract: check_name of a taken name must record its latest"
+    );
+    assert_eq!(
+        store.check_name("checked", None).await.must("check_name"),
+        NameCheck::Taken,
+        "store contract: check_name without latest must still tell a taken name"
+    );
+    assert_eq!(
+        store.latest().await.must("latest"),
+        Some(8),
+        "store contract: check_name without latest must leave latest alone"
+    );
+    store.clear().await.must("clear");
+    let freed = store
+        .check_name("checked", Some(9))
+        .await
+        .must("check_name");
+    assert_ne!(
+        freed,
+        NameCheck::Taken,
+        "store contract: check_name of a name freed by clear must not answer Taken"
+    );
+    store
+        .create_user_with_latest(new_user("checked"), None)
+        .await
+        .must("create_user_with_latest of a freed name");
 }

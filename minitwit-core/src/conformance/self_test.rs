@@ -35,6 +35,8 @@ async fn checks_catch_broken_users() {
         concurrent_registrations_of_one_name_admit_exactly_one,
     );
     catches!(Fault::CaseInsensitiveNames => users_are_found_by_exact_name_and_id);
+    catches!(Fault::NameChecksRemember => name_checks_tell_taken_names_and_record_latest);
+    catches!(Fault::NameChecksSkipLatest => name_checks_tell_taken_names_and_record_latest);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,6 +5,7 @@
 use argon2::password_hash::rand_core::{OsRng, RngCore as _};
 
 use super::{Authenticated, MiniTwit};
+use crate::named::NameCheck;
 use crate::password::Caller;
 use crate::{Email, Error, NewUser, Password, StoreError, User, UserId, Username};
 
@@ -68,15 +69,16 @@ impl MiniTwit {
     /// # Errors
     /// The first failed check's error, [`Error::UsernameTaken`] included.
     pub async fn register(&self, form: Registration<'_>) -> Result<User, Error> {
-        let new_user = self.new_user(form).await?;
+        let new_user = self.new_user(form, &mut None).await?;
         created(self.store.create_user(new_user).await)
     }
 
     /// [`register`](Self::register) for the simulator API, which also
     /// records `latest` whatever the outcome: with the new user in one call
     /// to the store (one round trip on Redis, one durable commit on sled)
-    /// when the registration gets that far, else on its own before the
-    /// error is returned.
+    /// when the registration gets that far, with the check of a name that
+    /// is taken when it stops there, else on its own before the error is
+    /// returned.
     ///
     /// # Errors
     /// As [`register`](Self::register); a store failure while recording
@@ -86,17 +88,24 @@ impl MiniTwit {
         form: Registration<'_>,
         latest: Option<i64>,
     ) -> Result<User, Error> {
-        match self.new_user(form).await {
+        let mut unrecorded = latest;
+        match self.new_user(form, &mut unrecorded).await {
             Ok(new_user) => created(self.store.create_user_with_latest(new_user, latest).await),
             Err(err) => {
-                self.record(latest).await?;
+                self.record(unrecorded).await?;
                 Err(err)
             }
         }
     }
 
     /// The checks and the hash of a registration: the user to create.
-    async fn new_user(&self, form: Registration<'_>) -> Result<NewUser, Error> {
+    /// `latest` is taken out of its option once the store has recorded it
+    /// (with a name found taken).
+    async fn new_user(
+        &self,
+        form: Registration<'_>,
+        latest: &mut Option<i64>,
+    ) -> Result<NewUser, Error> {
         // The application's own reserved names are a username mistake too,
         // reported before anything about the other fields.
         if let Ok(name) = Username::parse(form.username)
@@ -114,7 +123,8 @@ impl MiniTwit {
         } = form.validate()?;
         // Spares a hash for a name that is taken; the store still decides
         // atomically when two registrations race.
-        if self.store.user_by_name(username.as_str()).await?.is_some() {
+        if self.store.check_name(username.as_str(), *latest).await? == NameCheck::Taken {
+            latest.take();
             // The answer reports what the store holds: the name's owner must
             // be durable before anyone hears that the name is taken.
             self.store.sync().await?;
