@@ -100,9 +100,10 @@
 //!   far: it expires after ten minutes
 //!   ([`layout::WRITE_TOKEN_TTL`]), and a call lasts at most
 //!   [`config::MAX_RESPONSE_TIMEOUT`].
-//! * **`follow`, `unfollow`, `set_latest` and `get_or_init_secret`** are
-//!   idempotent by nature (`ZADD NX` and `ZREM`, which change the follow
-//!   count only when they change the set; `SET`; `HSETNX`): running them
+//! * **`follow`, `unfollow`, `set_latest`, `check_name` and
+//!   `get_or_init_secret`** are idempotent by nature (`ZADD NX` and `ZREM`,
+//!   which change the follow count only when they change the set; `SET`;
+//!   `HEXISTS` then `SET`; `HSETNX`): running them
 //!   twice leaves the same state as once. Only the "changed" answer of
 //!   `follow` and `unfollow` can differ: when the first send ran, the
 //!   re-send reports `false` (nothing changed) although the call did change
