@@ -90,9 +90,10 @@
 //! tell whether Redis ran it. Sending it again is safe because every call
 //! gives the same result whether it runs once or twice:
 //!
-//! * **`post` and `create_user`** draw a random 128-bit write token per
-//!   call and pass it to their script, which records the id it creates
-//!   under `N:write:{token}` in the same atomic run (see [`layout`]). The
+//! * **`post`, `create_user` and a `named_write` that posts** draw a
+//!   random 128-bit write token per call and pass it to their script,
+//!   which records the id it creates under `N:write:{token}` in the same
+//!   atomic run (see [`layout`]). The
 //!   re-send carries the same token, so if the first send did run, the
 //!   second finds the token and returns the same message or user id
 //!   without writing: never a second message, and never `UsernameTaken`
@@ -100,8 +101,8 @@
 //!   far: it expires after ten minutes
 //!   ([`layout::WRITE_TOKEN_TTL`]), and a call lasts at most
 //!   [`config::MAX_RESPONSE_TIMEOUT`].
-//! * **`follow`, `unfollow`, `set_latest`, `check_name` and
-//!   `get_or_init_secret`** are idempotent by nature (`ZADD NX` and `ZREM`,
+//! * **`follow`, `unfollow` (named or not), `set_latest`, `check_name`
+//!   and `get_or_init_secret`** are idempotent by nature (`ZADD NX` and `ZREM`,
 //!   which change the follow count only when they change the set; `SET`;
 //!   `HEXISTS` then `SET`; `HSETNX`): running them
 //!   twice leaves the same state as once. Only the "changed" answer of
