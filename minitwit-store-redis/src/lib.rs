@@ -393,7 +393,6 @@ impl Store for RedisStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        self.taken_names.remember(username);
         let mut row = row.into_iter();
         let id = row
             .next()

@@ -1,6 +1,8 @@
 //! The names this instance has seen taken, so that a registration's name
 //! check ([`Store::check_name`](minitwit_core::Store::check_name)) costs a
-//! round trip only for a name that is probably taken.
+//! round trip only for a name that is probably taken. Only registrations
+//! fill it (the names `create_user` created or found taken), so reads that
+//! look names up never touch it.
 //!
 //! A registration of a new name (nearly every one) then makes one round
 //! trip, the `create_user` script, which decides atomically whether the
